@@ -1,0 +1,162 @@
+"""Server settings: one dataclass, filled from CLI flags with environment variables as defaults.
+
+Every setting has a flag and an `SFU_*` variable so the same image runs in a container (env) and by
+hand (flags). The README's configuration table lists them; keep both in step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Token bucket: `burst` tokens, refilled at `per_second`."""
+
+    burst: float
+    per_second: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    redis_url: str | None = None
+    jwt_secret: str | None = None
+    log_format: str = "kv"  # "kv" (key=value) or "json"
+    log_level: str = "INFO"
+    instance_id: str = ""  # filled at start when empty: identifies this process in Redis
+    # limits
+    max_participants_sfu: int = 50
+    max_participants_mesh: int = 8
+    max_connections: int = 2000
+    max_sdp_bytes: int = 65536
+    max_http_buffer_bytes: int = 1_100_000  # payloads up to 1 MB must get an error ack, not a disconnect
+    chat_history_size: int = 100
+    # rate limits (per connection)
+    rate_chat: RateLimit = field(default_factory=lambda: RateLimit(5, 1.0))
+    rate_join: RateLimit = field(default_factory=lambda: RateLimit(3, 0.5))
+    rate_ice: RateLimit = field(default_factory=lambda: RateLimit(200, 50.0))
+    rate_default: RateLimit = field(default_factory=lambda: RateLimit(20, 10.0))
+    # engine.io liveness: a silent drop is noticed within ping_interval + ping_timeout
+    ping_interval: float = 10.0
+    ping_timeout: float = 5.0
+    # Redis registry heartbeat: a dead process's participants expire after heartbeat_ttl
+    heartbeat_interval: float = 5.0
+    heartbeat_ttl: float = 20.0
+    # media
+    media: bool = True  # False: no SFU at all (signaling only)
+    forwarding: str = "forward"  # "forward" (RTP forwarding) or "transcode" (aiortc MediaRelay)
+    ice_hosts: tuple[str, ...] = ()  # addresses to gather on; empty = every non-loopback interface
+    announce_ip: str | None = None
+    udp_ports: tuple[int, int] | None = None
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = None
+    turn_ttl: int = 86400
+    max_tracks_per_participant: int = 3
+    remb_min_bps: int = 100_000
+    remb_max_bps: int = 4_000_000
+    web_root: str | None = None  # folder with the built web client; default: sfu/static/app
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def parse_port_range(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    low, sep, high = value.partition("-")
+    try:
+        first, last = int(low), int(high if sep else low)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad port range {value!r}: expected LOW-HIGH") from exc
+    if not (1024 <= first <= last <= 65535):
+        raise argparse.ArgumentTypeError(f"bad port range {value!r}: need 1024 <= LOW <= HIGH <= 65535")
+    return first, last
+
+
+def _rate(value: str) -> RateLimit:
+    burst, _, per_second = value.partition("/")
+    return RateLimit(float(burst), float(per_second or burst))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sfu", description="Selective forwarding unit for group video calls.")
+    d = Settings()
+    p.add_argument("--host", default=_env("SFU_HOST", d.host), help="HTTP/Socket.IO bind address")
+    p.add_argument("--port", type=int, default=int(_env("SFU_PORT", str(d.port)) or d.port))
+    p.add_argument("--redis-url", default=_env("SFU_REDIS_URL"), help="enable multi-process mode (redis://...)")
+    p.add_argument("--jwt-secret", default=_env("SFU_JWT_SECRET"), help="HS256 secret; unset = development mode")
+    p.add_argument("--log-format", choices=["kv", "json"], default=_env("SFU_LOG_FORMAT", d.log_format))
+    p.add_argument("--log-level", default=_env("SFU_LOG_LEVEL", d.log_level))
+    p.add_argument("--instance-id", default=_env("SFU_INSTANCE_ID", ""))
+    p.add_argument("--max-participants-sfu", type=int, default=int(_env("SFU_MAX_PARTICIPANTS_SFU", "50") or 50))
+    p.add_argument("--max-participants-mesh", type=int, default=int(_env("SFU_MAX_PARTICIPANTS_MESH", "8") or 8))
+    p.add_argument("--max-connections", type=int, default=int(_env("SFU_MAX_CONNECTIONS", "2000") or 2000))
+    p.add_argument("--max-sdp-bytes", type=int, default=int(_env("SFU_MAX_SDP_BYTES", "65536") or 65536))
+    p.add_argument("--rate-chat", type=_rate, default=_rate(_env("SFU_RATE_CHAT", "5/1") or "5/1"),
+                   help="BURST/PER_SECOND")
+    p.add_argument("--rate-join", type=_rate, default=_rate(_env("SFU_RATE_JOIN", "3/0.5") or "3/0.5"))
+    p.add_argument("--rate-ice", type=_rate, default=_rate(_env("SFU_RATE_ICE", "200/50") or "200/50"))
+    p.add_argument("--rate-default", type=_rate, default=_rate(_env("SFU_RATE_DEFAULT", "20/10") or "20/10"))
+    p.add_argument("--ping-interval", type=float, default=float(_env("SFU_PING_INTERVAL", "10") or 10))
+    p.add_argument("--ping-timeout", type=float, default=float(_env("SFU_PING_TIMEOUT", "5") or 5))
+    p.add_argument("--heartbeat-ttl", type=float, default=float(_env("SFU_HEARTBEAT_TTL", "20") or 20))
+    p.add_argument("--no-media", action="store_true", default=_env("SFU_NO_MEDIA") == "1",
+                   help="signaling only (mesh rooms); SFU rooms refuse offers")
+    p.add_argument("--forwarding", choices=["forward", "transcode"], default=_env("SFU_FORWARDING", d.forwarding))
+    p.add_argument("--ice-host", default=_env("SFU_ICE_HOST", ""),
+                   help="comma-separated addresses to gather ICE candidates on (e.g. 127.0.0.1)")
+    p.add_argument("--announce-ip", default=_env("SFU_ANNOUNCE_IP"), help="public address to announce (NAT)")
+    p.add_argument("--udp-ports", type=parse_port_range, default=parse_port_range(_env("SFU_UDP_PORTS")),
+                   help="UDP port range for media, e.g. 40000-40999")
+    p.add_argument("--stun", default=_env("SFU_STUN", ""), help="comma-separated stun: URLs for clients")
+    p.add_argument("--turn-url", default=_env("SFU_TURN_URL", ""), help="comma-separated turn: URLs for clients")
+    p.add_argument("--turn-secret", default=_env("SFU_TURN_SECRET"), help="coturn static-auth-secret")
+    p.add_argument("--remb-max-bps", type=int, default=int(_env("SFU_REMB_MAX_BPS", "4000000") or 4000000))
+    p.add_argument("--web-root", default=_env("SFU_WEB_ROOT"), help="folder with the built web client")
+    return p
+
+
+def load_settings(argv: Sequence[str] | None = None) -> Settings:
+    args = build_parser().parse_args(argv)
+    return Settings(
+        host=args.host,
+        port=args.port,
+        redis_url=args.redis_url or None,
+        jwt_secret=args.jwt_secret or None,
+        log_format=args.log_format,
+        log_level=args.log_level.upper(),
+        instance_id=args.instance_id,
+        max_participants_sfu=args.max_participants_sfu,
+        max_participants_mesh=args.max_participants_mesh,
+        max_connections=args.max_connections,
+        max_sdp_bytes=args.max_sdp_bytes,
+        rate_chat=args.rate_chat,
+        rate_join=args.rate_join,
+        rate_ice=args.rate_ice,
+        rate_default=args.rate_default,
+        ping_interval=args.ping_interval,
+        ping_timeout=args.ping_timeout,
+        heartbeat_ttl=args.heartbeat_ttl,
+        media=not args.no_media,
+        forwarding=args.forwarding,
+        ice_hosts=_csv(args.ice_host),
+        announce_ip=args.announce_ip or None,
+        udp_ports=args.udp_ports,
+        stun_urls=_csv(args.stun),
+        turn_urls=_csv(args.turn_url),
+        turn_secret=args.turn_secret or None,
+        remb_max_bps=args.remb_max_bps,
+        web_root=args.web_root or None,
+    )
