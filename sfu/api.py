@@ -40,7 +40,9 @@ class MediaBackend(Protocol):
     `description` and `candidate` arrive already validated for shape and size.
     """
 
-    async def join(self, room_id: str, participant_id: str) -> None: ...
+    async def join(self, room_id: str, participant_id: str, audio: bool = True, video: bool = True) -> None:
+        """`audio`/`video`: the joiner's initial microphone/camera state; muted media is never forwarded."""
+        ...
 
     async def leave(self, room_id: str, participant_id: str) -> None: ...
 
@@ -64,7 +66,7 @@ class MediaBackend(Protocol):
 class NoMediaBackend:
     """Used when the SFU is disabled: SFU rooms keep their signaling, media events get `conflict`."""
 
-    async def join(self, room_id: str, participant_id: str) -> None:
+    async def join(self, room_id: str, participant_id: str, audio: bool = True, video: bool = True) -> None:
         return None
 
     async def leave(self, room_id: str, participant_id: str) -> None:

@@ -1,15 +1,124 @@
-"""Placeholder until the SFU lands: behaves like NoMediaBackend."""
+"""The SFU media backend: rooms of participants whose tracks are forwarded to each other.
+
+Implements `sfu.api.MediaBackend` for signaling. Rooms live in this process only (their packet
+path is in memory); signaling makes sure a room's members reach the process that owns it.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+from typing import Any
+
 from prometheus_client import CollectorRegistry
 
-from sfu.api import NoMediaBackend
+from sfu.api import MediaError, MediaSource, Notifier
 from sfu.config import Settings
-from sfu.api import Notifier
+from sfu.ice import install_ice_policy
+from sfu.metrics import TOTALS, SfuMetrics
+from sfu.participant import Participant
+from sfu.room import Room
+
+log = logging.getLogger("sfu.backend")
 
 
-class SfuBackend(NoMediaBackend):
-    def __init__(self, settings: Settings, notifier: Notifier, registry: CollectorRegistry) -> None:
+class SfuBackend:
+    def __init__(self, settings: Settings, notifier: Notifier, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
         self.notifier = notifier
+        self.rooms: dict[str, Room] = {}
+        self.metrics = SfuMetrics(registry)
+        self.metrics.watch(self.snapshot)
+        install_ice_policy(settings)
+
+    def _participant(self, room_id: str, participant_id: str) -> Participant:
+        room = self.rooms.get(room_id)
+        participant = room.participants.get(participant_id) if room is not None else None
+        if participant is None:
+            raise MediaError("not_found", "you are not in this room's media session")
+        return participant
+
+    async def join(self, room_id: str, participant_id: str, audio: bool = True, video: bool = True) -> None:
+        room = self.rooms.get(room_id)
+        if room is None:
+            room = self.rooms[room_id] = Room(room_id, self.notifier)
+            room.start()
+        if participant_id not in room.participants:
+            room.participants[participant_id] = Participant(room, participant_id, self.settings, self.metrics,
+                                                            audio, video)
+
+    async def leave(self, room_id: str, participant_id: str) -> None:
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        participant = room.participants.pop(participant_id, None)
+        if participant is not None:
+            had_media = bool(participant.producers())
+            await participant.close()
+            if had_media:
+                room.producers_changed(f"{participant_id} left")
+        room.speaker.remove(participant_id)
+        if not room.participants:
+            del self.rooms[room_id]
+            await room.close()
+
+    async def offer(
+        self, room_id: str, participant_id: str, description: dict[str, str], tracks: list[dict[str, str]] | None
+    ) -> None:
+        await self._participant(room_id, participant_id).handle_offer(description, tracks)
+
+    async def answer(self, room_id: str, participant_id: str, description: dict[str, str]) -> None:
+        await self._participant(room_id, participant_id).handle_answer(description)
+
+    async def ice_candidate(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> None:
+        await self._participant(room_id, participant_id).add_candidate(candidate)
+
+    async def set_media_enabled(self, room_id: str, participant_id: str, source: MediaSource, enabled: bool) -> None:
+        self._participant(room_id, participant_id).set_enabled(source, enabled)
+
+    async def set_screen_share(self, room_id: str, participant_id: str, active: bool) -> None:
+        participant = self._participant(room_id, participant_id)
+        if not active and participant.stop_screen_share():
+            participant.room.producers_changed(f"{participant_id} stopped sharing")
+
+    def snapshot(self) -> dict[str, Any]:
+        states: Counter[tuple[str, str]] = Counter()
+        totals = dict(self.metrics.retired)
+        producers = consumers = 0
+        for room in self.rooms.values():
+            for participant in room.participants.values():
+                connection = participant.connection
+                if connection is None:
+                    continue
+                states[(connection.ice_state, connection.dtls_state)] += 1
+                for producer in participant.producers():
+                    producers += 1
+                    totals["received_packets"] += producer.packets_received
+                    totals["received_bytes"] += producer.bytes_received
+                    totals["keyframe_requests"] += producer.keyframe_requests_sent
+                    totals["nacks_sent"] += producer.nacks_sent
+                for consumer in connection.consumers:
+                    consumers += 1
+                    totals["forwarded_packets"] += consumer.packets_sent
+                    totals["forwarded_bytes"] += consumer.bytes_sent
+                    totals["retransmissions"] += consumer.retransmissions
+        assert set(totals) == set(TOTALS)
+        return {"rooms": len(self.rooms), "connection_states": dict(states), "producers": producers,
+                "consumers": consumers, "totals": totals}
+
+    def stats(self) -> dict[str, Any]:
+        snap = self.snapshot()
+        return {
+            "forwarding": self.settings.forwarding,
+            "rooms": snap["rooms"],
+            "connections": sum(snap["connection_states"].values()),
+            "producers": snap["producers"],
+            "consumers": snap["consumers"],
+            "forwardedPackets": snap["totals"]["forwarded_packets"],
+        }
+
+    async def close(self) -> None:
+        for room_id in list(self.rooms):
+            room = self.rooms[room_id]
+            for participant_id in list(room.participants):
+                await self.leave(room_id, participant_id)

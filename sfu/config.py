@@ -25,6 +25,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     redis_url: str | None = None
+    redis_prefix: str = "sfu:"  # namespaces every Redis key and the Socket.IO pub/sub channel
     jwt_secret: str | None = None
     log_format: str = "kv"  # "kv" (key=value) or "json"
     log_level: str = "INFO"
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=_env("SFU_HOST", d.host), help="HTTP/Socket.IO bind address")
     p.add_argument("--port", type=int, default=int(_env("SFU_PORT", str(d.port)) or d.port))
     p.add_argument("--redis-url", default=_env("SFU_REDIS_URL"), help="enable multi-process mode (redis://...)")
+    p.add_argument("--redis-prefix", default=_env("SFU_REDIS_PREFIX", d.redis_prefix),
+                   help="prefix of every Redis key and of the pub/sub channel (one per deployment)")
     p.add_argument("--jwt-secret", default=_env("SFU_JWT_SECRET"), help="HS256 secret; unset = development mode")
     p.add_argument("--log-format", choices=["kv", "json"], default=_env("SFU_LOG_FORMAT", d.log_format))
     p.add_argument("--log-level", default=_env("SFU_LOG_LEVEL", d.log_level))
@@ -134,6 +137,7 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         host=args.host,
         port=args.port,
         redis_url=args.redis_url or None,
+        redis_prefix=args.redis_prefix,
         jwt_secret=args.jwt_secret or None,
         log_format=args.log_format,
         log_level=args.log_level.upper(),

@@ -1,0 +1,99 @@
+"""Which codecs and header extensions each m-line uses, decided once per room and per connection.
+
+The first publisher fixes the room's video codec (VP8 preferred, H.264 when that is all it offers);
+every later member must be able to receive it. Server-created m-lines reuse the payload types and
+extension IDs the client itself used, so a browser's BUNDLE group never sees a reassignment.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from aiortc.codecs import CODECS, HEADER_EXTENSIONS, is_rtx
+from aiortc.rtcpeerconnection import find_common_codecs
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
+from aiortc.sdp import MediaDescription
+
+from router.producer import CodecInfo
+from sfu.api import MediaError
+
+SUPPORTED_VIDEO = ("VP8", "H264")  # in order of preference
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+
+
+def codec_name(codec: RTCRtpCodecParameters) -> str:
+    return codec.mimeType.split("/", 1)[1].upper()
+
+
+def common_codecs(media: MediaDescription) -> list[RTCRtpCodecParameters]:
+    """What aiortc can negotiate from this m-line, with the client's payload types."""
+    return find_common_codecs(CODECS[media.kind], media.rtp.codecs)
+
+
+def choose_room_video_codec(offered: list[RTCRtpCodecParameters]) -> str | None:
+    names = {codec_name(c) for c in offered if not is_rtx(c)}
+    return next((name for name in SUPPORTED_VIDEO if name in names), None)
+
+
+def restrict_to(codecs: list[RTCRtpCodecParameters], name: str) -> list[RTCRtpCodecParameters]:
+    """Keep the first codec called `name` (video: first matching profile) and its RTX."""
+    main = next((c for c in codecs if not is_rtx(c) and codec_name(c) == name), None)
+    if main is None:
+        return []
+    rtx = next((c for c in codecs if is_rtx(c) and c.parameters.get("apt") == main.payloadType), None)
+    return [main, rtx] if rtx is not None else [main]
+
+
+def require_codec(codecs: list[RTCRtpCodecParameters], kind: str, room_video_codec: str | None) -> list[RTCRtpCodecParameters]:
+    name = "OPUS" if kind == "audio" else room_video_codec
+    if name is None:
+        raise MediaError("conflict", "no supported video codec offered (the server supports VP8 and H264)")
+    chosen = restrict_to(codecs, name)
+    if not chosen:
+        raise MediaError(
+            "conflict",
+            f"this room's {kind} codec is {'Opus' if kind == 'audio' else name}, which your client did not offer",
+        )
+    return chosen
+
+
+def codec_info(codecs: list[RTCRtpCodecParameters]) -> CodecInfo:
+    main = codecs[0]
+    rtx = next((c for c in codecs if is_rtx(c)), None)
+    return CodecInfo(
+        mime_type=main.mimeType,
+        clock_rate=main.clockRate,
+        payload_type=main.payloadType,
+        rtx_payload_type=rtx.payloadType if rtx is not None else None,
+        channels=main.channels,
+        fmtp=dict(main.parameters),
+    )
+
+
+def default_codecs(kind: str, name: str) -> list[RTCRtpCodecParameters]:
+    """aiortc's own payload types, for a kind the client never offered."""
+    return [copy.deepcopy(c) for c in restrict_to(CODECS[kind], name)]
+
+
+def extension_ids(client_ids: dict[str, int], kind: str) -> list[RTCRtpHeaderExtensionParameters]:
+    """aiortc's extensions for `kind` with the client's IDs; a new ID only where the client had none."""
+    used = set(client_ids.values())
+    result: list[RTCRtpHeaderExtensionParameters] = []
+    for ext in HEADER_EXTENSIONS[kind]:
+        ext_id = client_ids.get(ext.uri)
+        if ext_id is None:
+            ext_id = next(i for i in range(1, 15) if i not in used)
+            used.add(ext_id)
+        result.append(RTCRtpHeaderExtensionParameters(id=ext_id, uri=ext.uri))
+    return result
+
+
+def forwarded_id_map(publisher: dict[str, int], consumer: dict[str, int]) -> dict[int, int] | None:
+    """Publisher ID → consumer ID for what is forwarded; None when the block can pass unchanged.
+
+    The mid extension is dropped: it names the publisher's m-line, and subscribers demultiplex by
+    the SSRC their SDP announced instead."""
+    mapping = {pid: consumer[uri] for uri, pid in publisher.items() if uri != MID_URI and uri in consumer}
+    if len(mapping) == len(publisher) and all(k == v for k, v in mapping.items()):
+        return None
+    return mapping

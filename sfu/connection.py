@@ -1,0 +1,223 @@
+"""A participant's one aiortc peer connection, with its packet path taken over by the router.
+
+aiortc does ICE, DTLS, SRTP and SDP. In forwarding mode the connection replaces aiortc's media
+handling on the bundled DTLS transport: decrypted RTP/RTCP go to a `PacketDemux` instead of
+aiortc's receivers (which would depacketize and decode), and consumers send through `send_rtp`
+(SRTP protect + the nominated ICE pair's socket, no task, no await). The private aiortc names
+touched here are pinned by `aiortc~=1.16.0` and each is exercised by tests/sfu/test_aiortc_hooks.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver
+from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
+from aiortc.rtp import RtcpSdesPacket, RtcpSourceInfo
+
+from router.demux import PacketDemux
+
+log = logging.getLogger("sfu.connection")
+
+RTCP_TICK = 0.25  # delayed keyframe requests go out within this
+REPORT_EVERY = 4  # receiver/sender reports and REMB every REPORT_EVERY ticks (about 1 s)
+
+
+class NegotiatedTransceiver(RTCRtpTransceiver):
+    """A transceiver whose payload types and extension IDs stay as first negotiated.
+
+    aiortc's createOffer resets every transceiver to its default payload types and extension IDs;
+    a browser then rejects the re-offer ("RTP extension ID reassignment not supported") or switches
+    payload types mid-call. Writes are ignored once `lock_transceiver` ran.
+    """
+
+    @property  # type: ignore[override]
+    def _codecs(self) -> list[RTCRtpCodecParameters]:
+        return self.__dict__["_codecs"]
+
+    @_codecs.setter
+    def _codecs(self, value: list[RTCRtpCodecParameters]) -> None:
+        if not self.__dict__.get("_sfu_locked"):
+            self.__dict__["_codecs"] = value
+
+    @property  # type: ignore[override]
+    def _headerExtensions(self) -> list[RTCRtpHeaderExtensionParameters]:
+        return self.__dict__["_headerExtensions"]
+
+    @_headerExtensions.setter
+    def _headerExtensions(self, value: list[RTCRtpHeaderExtensionParameters]) -> None:
+        if not self.__dict__.get("_sfu_locked"):
+            self.__dict__["_headerExtensions"] = value
+
+
+def lock_transceiver(
+    transceiver: RTCRtpTransceiver,
+    codecs: list[RTCRtpCodecParameters] | None = None,
+    extensions: list[RTCRtpHeaderExtensionParameters] | None = None,
+) -> None:
+    if codecs is not None:
+        transceiver.__dict__["_codecs"] = codecs
+    if extensions is not None:
+        transceiver.__dict__["_headerExtensions"] = extensions
+    transceiver.__class__ = NegotiatedTransceiver
+    transceiver.__dict__["_sfu_locked"] = True
+
+
+async def _ignore_receive(_parameters: Any) -> None:
+    """Forwarding mode: aiortc's receiver would start a decoder thread; the router handles media."""
+
+
+async def _ignore_send(_parameters: Any) -> None:
+    """Forwarding mode: aiortc's sender would poll a track; consumers send instead."""
+
+
+async def _ignore_stop() -> None:
+    return None
+
+
+class Connection:
+    """One participant's RTCPeerConnection and the fast send path into it."""
+
+    def __init__(
+        self,
+        participant_id: str,
+        forwarding: bool,
+        on_failed: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.participant_id = participant_id
+        self.forwarding = forwarding
+        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.demux = PacketDemux()
+        self.rtcp_ssrc = random.getrandbits(32) or 1
+        self.cname = f"sfu-{participant_id[:12]}"
+        self.consumers: list[Any] = []  # router Consumers sending on this connection
+        self._dtls: RTCDtlsTransport | None = None
+        self._rtcp_task: asyncio.Task[None] | None = None
+        self._on_failed = on_failed
+        self._closed = False
+        self.created_at = time.monotonic()
+        self.pc.on("connectionstatechange", self._connection_state_changed)
+
+    # --- aiortc hooks --------------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Take over the media path of every transceiver and of the bundled transport (idempotent)."""
+        if not self.forwarding:
+            return
+        for transceiver in self.pc.getTransceivers():
+            receiver, sender = transceiver.receiver, transceiver.sender
+            if not getattr(receiver, "_sfu_patched", False):
+                receiver.receive = _ignore_receive  # type: ignore[method-assign]
+                receiver._sfu_patched = True  # type: ignore[attr-defined]
+            if not getattr(sender, "_sfu_patched", False):
+                sender.send = _ignore_send  # type: ignore[method-assign]
+                sender.stop = _ignore_stop  # type: ignore[method-assign]
+                sender._sfu_patched = True  # type: ignore[attr-defined]
+        transceivers = self.pc.getTransceivers()
+        if not transceivers:
+            return
+        dtls = transceivers[0].receiver.transport
+        if dtls is self._dtls:
+            return
+        self._dtls = dtls
+        demux = self.demux
+
+        async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+            demux.handle_rtp(data, arrival_time_ms)
+
+        async def handle_rtcp_data(data: bytes) -> None:
+            demux.handle_rtcp(data)
+
+        dtls._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
+        dtls._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
+        if self._rtcp_task is None:
+            self._rtcp_task = asyncio.get_running_loop().create_task(self._run_rtcp())
+
+    @property
+    def dtls_state(self) -> str:
+        return self._dtls.state if self._dtls is not None else "new"
+
+    @property
+    def ice_state(self) -> str:
+        return str(self.pc.iceConnectionState)
+
+    def send_rtp(self, data: bytes) -> None:
+        """SRTP-protect and send one packet now; dropped while the transport is not up."""
+        dtls = self._dtls
+        if dtls is None:
+            return
+        srtp = dtls._tx_srtp
+        pair = dtls.transport._connection._nominated.get(1)
+        if srtp is None or pair is None:
+            return
+        try:
+            pair.protocol.transport.sendto(srtp.protect(data), pair.remote_addr)
+        except Exception:  # noqa: BLE001 - a closing socket or SRTP error loses one packet, not the call
+            return
+
+    def send_rtcp(self, data: bytes) -> None:
+        dtls = self._dtls
+        if dtls is None or not data:
+            return
+        srtp = dtls._tx_srtp
+        pair = dtls.transport._connection._nominated.get(1)
+        if srtp is None or pair is None:
+            return
+        try:
+            pair.protocol.transport.sendto(srtp.protect_rtcp(data), pair.remote_addr)
+        except Exception:  # noqa: BLE001
+            return
+
+    async def _run_rtcp(self) -> None:
+        """Feedback to publishers (RR, REMB, delayed PLI) and translated SRs to this subscriber."""
+        tick = 0
+        try:
+            while not self._closed:
+                await asyncio.sleep(RTCP_TICK * (0.8 + 0.4 * random.random()))
+                tick += 1
+                now = time.monotonic()
+                full = tick % REPORT_EVERY == 0
+                for producer in self.demux.producers:
+                    self.send_rtcp(producer.rtcp_tick(now, reports=full))
+                if full:
+                    self._send_sender_reports()
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # noqa: BLE001 - feedback must not die silently
+            log.exception("event=rtcp_loop_failed participant=%s", self.participant_id)
+
+    def _send_sender_reports(self) -> None:
+        for consumer in self.consumers:
+            report = consumer.sender_report()
+            if report is None:
+                continue
+            sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=consumer.ssrc, items=[(1, self.cname.encode())])])
+            self.send_rtcp(report + bytes(sdes))
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    async def _connection_state_changed(self) -> None:
+        state = self.pc.connectionState
+        log.info("event=connection_state participant=%s state=%s", self.participant_id, state)
+        if state == "failed" and not self._closed:
+            await self._on_failed()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._rtcp_task is not None:
+            self._rtcp_task.cancel()
+            await asyncio.gather(self._rtcp_task, return_exceptions=True)
+        self.consumers = []
+        try:
+            await asyncio.wait_for(self.pc.close(), timeout=5)
+        except Exception:  # noqa: BLE001 - closing must finish even if aiortc trips over itself
+            log.warning("event=connection_close_failed participant=%s", self.participant_id, exc_info=True)

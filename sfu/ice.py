@@ -1,0 +1,110 @@
+"""ICE settings for the server's connections: which addresses to gather on, which ports, what to announce.
+
+aioice gathers on every non-loopback interface with ephemeral ports and offers no hook for either,
+so the server replaces its host-candidate gathering process-wide (one SFU per process, one policy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import itertools
+import logging
+import re
+import socket
+import time
+from typing import Any
+
+import aioice.ice
+from aioice.candidate import Candidate, candidate_foundation, candidate_priority
+
+from sfu.config import Settings
+
+log = logging.getLogger("sfu.ice")
+
+
+class PortAllocator:
+    """Round-robin over the configured UDP range, skipping ports that are busy."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self._ports = itertools.cycle(range(first, last + 1))
+        self._size = last - first + 1
+
+    def candidates(self) -> list[int]:
+        return [next(self._ports) for _ in range(self._size)]
+
+
+def install_ice_policy(settings: Settings) -> None:
+    """Make every aioice connection in this process gather only where the operator said."""
+    hosts = list(settings.ice_hosts)
+    allocator = PortAllocator(*settings.udp_ports) if settings.udp_ports else None
+    original_get_host_addresses = aioice.ice.get_host_addresses
+
+    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return list(hosts) if hosts else original_get_host_addresses(use_ipv4, use_ipv6)
+
+    aioice.ice.get_host_addresses = get_host_addresses
+    if allocator is None:
+        return
+
+    async def get_component_candidates(
+        self: aioice.ice.Connection, component: int, addresses: list[str], timeout: int = 5
+    ) -> list[Candidate]:
+        loop = asyncio.get_running_loop()
+        candidates: list[Candidate] = []
+        for address in addresses:
+            for port in allocator.candidates():
+                try:
+                    _transport, protocol = await loop.create_datagram_endpoint(
+                        lambda: aioice.ice.StunProtocol(self), local_addr=(address, port)
+                    )
+                    break
+                except OSError:
+                    continue
+            else:
+                log.warning("event=ice_no_free_port address=%s", address)
+                continue
+            sock = protocol.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            host, bound_port = protocol.transport.get_extra_info("sockname")[:2]
+            protocol.local_candidate = Candidate(
+                foundation=candidate_foundation("host", "udp", host),
+                component=component,
+                transport="udp",
+                priority=candidate_priority(component, "host"),
+                host=host,
+                port=bound_port,
+                type="host",
+            )
+            self._protocols.append(protocol)
+            candidates.append(protocol.local_candidate)
+        return candidates
+
+    aioice.ice.Connection.get_component_candidates = get_component_candidates  # type: ignore[method-assign]
+
+
+_CANDIDATE_LINE = re.compile(r"^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host.*)$", re.MULTILINE)
+
+
+def announce_addresses(sdp: str, announce_ip: str | None) -> str:
+    """Replace host-candidate addresses with the public one (NAT, containers)."""
+    if not announce_ip:
+        return sdp
+    return _CANDIDATE_LINE.sub(lambda m: m.group(1) + announce_ip + m.group(3), sdp)
+
+
+def ice_servers_for_client(settings: Settings, user_id: str) -> list[dict[str, Any]]:
+    """STUN/TURN servers for browsers; TURN credentials by the coturn REST scheme (shared secret)."""
+    servers: list[dict[str, Any]] = []
+    if settings.stun_urls:
+        servers.append({"urls": list(settings.stun_urls)})
+    if settings.turn_urls and settings.turn_secret:
+        username = f"{int(time.time()) + settings.turn_ttl}:{user_id}"
+        digest = hmac.new(settings.turn_secret.encode(), username.encode(), hashlib.sha1).digest()
+        servers.append(
+            {"urls": list(settings.turn_urls), "username": username, "credential": base64.b64encode(digest).decode()}
+        )
+    return servers

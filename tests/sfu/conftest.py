@@ -1,0 +1,19 @@
+"""SFU suites: one real server per module, aiortc clients that gather ICE on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sfu.config import Settings
+from sfu.ice import install_ice_policy
+from support import ServerProcess, run_server
+
+install_ice_policy(Settings(ice_hosts=("127.0.0.1",)))  # the test clients' own ICE, like the server's
+
+
+@pytest.fixture(scope="module")
+def sfu_server() -> Iterator[ServerProcess]:
+    with run_server(["--log-level", "INFO"]) as server:
+        yield server

@@ -1,0 +1,190 @@
+"""A real aiortc participant speaking the Socket.IO protocol to the SFU, for tests.
+
+It publishes the benchmark clip's pre-encoded VP8 (a frame counter drawn into every frame) and
+Opus, decodes what it receives with aiortc's own receivers, and reads the counter back so a test
+can prove the frames it got are the frames that were sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from benchmarks.clip import Clip, load_clip, verify_frame
+from benchmarks.publisher import PreEncodedTrack
+
+TIMEOUT = 15.0
+
+
+@dataclass
+class Received:
+    """What one subscriber got from one publisher's track."""
+
+    kind: str
+    source: str
+    frames: int = 0
+    counters: list[int] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+    width: int = 0
+
+
+class SfuClient:
+    def __init__(self, url: str, room: str, name: str, publish: bool = True, clip: Clip | None = None) -> None:
+        self.url = url
+        self.room = room
+        self.name = name
+        self.publish = publish
+        self.clip = clip or (load_clip("300k") if publish else None)
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.pc = RTCPeerConnection()
+        self.pid = ""
+        self.lock = asyncio.Lock()
+        self.events: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.tracks_by_mid: dict[str, dict[str, Any]] = {}
+        self.received: dict[tuple[str, str], Received] = {}
+        self.answered = asyncio.Event()
+        self.offers_answered = 0
+        self.errors: list[str] = []
+        self._readers: list[asyncio.Task[None]] = []
+        self.local_tracks: dict[str, MediaStreamTrack] = {}
+
+    # --- signaling -----------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        for event in ("video:user-joined", "video:user-left", "video:media-state-changed", "video:active-speaker",
+                      "error"):
+            self.sio.on(event, self._recorder(event))
+        self.sio.on("video:offer", self._on_offer)
+        self.sio.on("video:answer", self._on_answer)
+        self.pc.on("track", self._on_track)
+        await self.sio.connect(self.url, auth={"name": self.name}, transports=["websocket"], wait_timeout=10)
+
+    def _recorder(self, event: str) -> Any:
+        async def record(data: Any) -> None:
+            self.events[event].append(data)
+
+        return record
+
+    async def call(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self.sio.call(event, payload, timeout=TIMEOUT)
+
+    async def join(self, offer: bool = True) -> dict[str, Any]:
+        state = await self.call("video:join-room", {"roomId": self.room, "displayName": self.name})
+        assert state["ok"], state
+        self.pid = state["you"]["participantId"]
+        if offer:
+            await self.offer_initial()
+        return state
+
+    async def offer_initial(self) -> None:
+        tracks: list[dict[str, str]] = []
+        if self.publish and self.clip is not None:
+            for kind in ("audio", "video"):
+                track = PreEncodedTrack(kind, self.clip)
+                self.local_tracks[kind] = track
+                self.pc.addTrack(track)
+        else:
+            self.pc.addTransceiver("audio", direction="recvonly")
+            self.pc.addTransceiver("video", direction="recvonly")
+        async with self.lock:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            if self.publish:
+                tracks = [{"mid": t.mid, "source": "microphone" if t.kind == "audio" else "camera"}
+                          for t in self.pc.getTransceivers()]
+            ack = await self.call("video:offer", {"roomId": self.room, "to": "sfu", "description": self._local(),
+                                                  **({"tracks": tracks} if tracks else {})})
+        assert ack["ok"], ack
+        await asyncio.wait_for(self.answered.wait(), TIMEOUT)
+
+    async def reoffer(self, tracks: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        async with self.lock:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            self.answered.clear()
+            payload: dict[str, Any] = {"roomId": self.room, "to": "sfu", "description": self._local()}
+            if tracks is not None:
+                payload["tracks"] = tracks
+            return await self.call("video:offer", payload)
+
+    def _local(self) -> dict[str, str]:
+        return {"type": self.pc.localDescription.type, "sdp": self.pc.localDescription.sdp}
+
+    async def _on_answer(self, data: dict[str, Any]) -> None:
+        self.events["video:answer"].append(data)
+        try:
+            async with self.lock:
+                await self.pc.setRemoteDescription(RTCSessionDescription(**data["description"]))
+            self.answered.set()
+        except Exception as exc:  # noqa: BLE001
+            self.errors.append(f"answer: {exc!r}")
+
+    async def _on_offer(self, data: dict[str, Any]) -> None:
+        self.events["video:offer"].append(data)
+        try:
+            async with self.lock:
+                for track in data.get("tracks", []):
+                    self.tracks_by_mid[track["mid"]] = track
+                await self.pc.setRemoteDescription(RTCSessionDescription(**data["description"]))
+                await self.pc.setLocalDescription(await self.pc.createAnswer())
+                ack = await self.call("video:answer", {"roomId": self.room, "to": "sfu", "description": self._local()})
+                if not ack.get("ok"):
+                    self.errors.append(f"answer refused: {ack}")
+                self.offers_answered += 1
+        except Exception as exc:  # noqa: BLE001
+            self.errors.append(f"offer: {exc!r}")
+
+    # --- media ---------------------------------------------------------------------------------------------
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        self._readers.append(asyncio.get_running_loop().create_task(self._read(track)))
+
+    def _identify(self, track: MediaStreamTrack) -> tuple[str, str] | None:
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.receiver.track is track:
+                info = self.tracks_by_mid.get(transceiver.mid or "")
+                if info is not None:
+                    return info["participantId"], info["source"]
+        return None
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame = await track.recv()
+                key = self._identify(track)
+                if key is None:
+                    continue
+                got = self.received.setdefault(key, Received(kind=track.kind, source=key[1]))
+                got.frames += 1
+                if track.kind == "video" and got.frames % 5 == 0:
+                    luma = frame.to_ndarray(format="gray")
+                    index, quality = verify_frame(luma, frame.width, frame.height)
+                    got.counters.append(index)
+                    got.psnr.append(quality)
+                    got.width = frame.width
+
+    def video_from(self, participant_id: str, source: str = "camera") -> Received | None:
+        return self.received.get((participant_id, source))
+
+    async def close(self) -> None:
+        for task in self._readers:
+            task.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.pc.close()
+        with contextlib.suppress(Exception):
+            await self.sio.disconnect()
+
+
+async def wait_until(predicate: Any, timeout: float = TIMEOUT, interval: float = 0.1) -> None:
+    """Poll `predicate()` until it is true; fail with a clear message at the deadline."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
