@@ -9,7 +9,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-
 TOTALS = (
     "forwarded_packets", "forwarded_bytes", "received_packets", "received_bytes",
     "keyframe_requests", "nacks_sent", "retransmissions",

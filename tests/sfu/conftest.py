@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from support import ServerProcess, run_server
 
 from sfu.config import Settings
 from sfu.ice import install_ice_policy
-from support import ServerProcess, run_server
 
 install_ice_policy(Settings(ice_hosts=("127.0.0.1",)))  # the test clients' own ICE, like the server's
 

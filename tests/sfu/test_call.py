@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 from sfu_client import SfuClient, wait_until
-
 from support import ServerProcess
 
 
