@@ -54,6 +54,8 @@ class SfuClient:
         self.errors: list[str] = []
         self._readers: list[asyncio.Task[None]] = []
         self.local_tracks: dict[str, MediaStreamTrack] = {}
+        self.hold_offers = False  # glare tests: keep server offers here instead of answering them
+        self.held_offers: list[dict[str, Any]] = []
 
     # --- signaling -----------------------------------------------------------------------------------
 
@@ -103,14 +105,52 @@ class SfuClient:
         assert ack["ok"], ack
         await asyncio.wait_for(self.answered.wait(), TIMEOUT)
 
-    async def reoffer(self, tracks: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    async def reoffer(self, with_tracks: bool = False) -> dict[str, Any]:
         async with self.lock:
             await self.pc.setLocalDescription(await self.pc.createOffer())
             self.answered.clear()
             payload: dict[str, Any] = {"roomId": self.room, "to": "sfu", "description": self._local()}
-            if tracks is not None:
-                payload["tracks"] = tracks
+            if with_tracks:
+                payload["tracks"] = self.published_tracks()
             return await self.call("video:offer", payload)
+
+    async def offer_unapplied(self) -> dict[str, Any]:
+        """Send a real offer without applying it locally (aiortc has no rollback), to provoke glare."""
+        offer = await self.pc.createOffer()
+        return await self.call("video:offer", {"roomId": self.room, "to": "sfu",
+                                               "description": {"type": offer.type, "sdp": offer.sdp}})
+
+    def published_tracks(self) -> list[dict[str, str]]:
+        screen = self.local_tracks.get("screen")
+        tracks = []
+        for transceiver in self.pc.getTransceivers():
+            track = transceiver.sender.track
+            if track is None or transceiver.direction not in ("sendonly", "sendrecv"):
+                continue
+            source = "microphone" if track.kind == "audio" else ("screen" if track is screen else "camera")
+            tracks.append({"mid": transceiver.mid, "source": source})
+        return tracks
+
+    async def start_screen_share(self) -> dict[str, Any]:
+        """The protocol's way: announce, add a second video track, re-offer naming it `screen`."""
+        assert self.clip is not None
+        ack = await self.call("video:start-screen-share", {"roomId": self.room})
+        assert ack["ok"], ack
+        track = PreEncodedTrack("video", self.clip)
+        self.local_tracks["screen"] = track
+        self.pc.addTransceiver(track, direction="sendonly")
+        return await self.reoffer(with_tracks=True)
+
+    async def stop_screen_share(self) -> dict[str, Any]:
+        ack = await self.call("video:stop-screen-share", {"roomId": self.room})
+        assert ack["ok"], ack
+        track = self.local_tracks.pop("screen")
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.sender.track is track:
+                transceiver.direction = "inactive"
+                transceiver.sender.replaceTrack(None)
+        track.stop()
+        return await self.reoffer()
 
     def _local(self) -> dict[str, str]:
         return {"type": self.pc.localDescription.type, "sdp": self.pc.localDescription.sdp}
@@ -126,6 +166,12 @@ class SfuClient:
 
     async def _on_offer(self, data: dict[str, Any]) -> None:
         self.events["video:offer"].append(data)
+        if self.hold_offers:
+            self.held_offers.append(data)
+            return
+        await self.answer_offer(data)
+
+    async def answer_offer(self, data: dict[str, Any]) -> None:
         try:
             async with self.lock:
                 for track in data.get("tracks", []):

@@ -1,0 +1,161 @@
+"""RTP header extensions (RFC 8285) for forwarding: ID remapping, lookup, audio level.
+
+Publishers (browsers) pick their own extension IDs; each consumer negotiated its own. A block
+is passed through untouched when the IDs agree (`build_id_map` returns None) and otherwise
+rewritten per consumer. Elements are located by offset, without copying them; re-encoding a
+block whose shape changes uses aiortc's `pack_header_extensions`. aiortc's
+`unpack_header_extensions` is not used for reading: it copies every value and does not stop at
+the reserved one-byte ID 15 as RFC 8285 section 4.2 requires.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+from aiortc.rtp import pack_header_extensions
+
+from router.rtp_header import RtpInfo
+
+__all__ = ["build_id_map", "find_extension", "read_audio_level", "rewrite_extensions"]
+
+ONE_BYTE_PROFILE = 0xBEDE
+TWO_BYTE_PROFILE = 0x1000  # low 4 bits are "appbits"
+
+_EXT_HEADER = struct.Struct("!HH")
+
+Buffer = bytes | bytearray | memoryview
+
+
+def build_id_map(publisher: dict[str, int], consumer: dict[str, int]) -> dict[int, int] | None:
+    """Map publisher extension IDs to the consumer's IDs for the URIs both negotiated.
+
+    Returns None when the block can be forwarded as it is: every shared URI has the same ID on
+    both sides and the consumer uses none of the publisher's IDs for a different URI.
+    """
+    id_map = {pub_id: consumer[uri] for uri, pub_id in publisher.items() if uri in consumer}
+    if any(pub_id != con_id for pub_id, con_id in id_map.items()):
+        return id_map
+    consumer_uri_by_id = {con_id: uri for uri, con_id in consumer.items()}
+    for uri, pub_id in publisher.items():
+        other = consumer_uri_by_id.get(pub_id)
+        if other is not None and other != uri:
+            return id_map
+    return None
+
+
+def _elements(buf: Buffer, info: RtpInfo) -> Iterator[tuple[int, int, int]]:
+    """Yield (id, value_start, value_end) for each element; stop quietly at malformed data."""
+    profile = info.extension_profile
+    pos = info.extension_start
+    end = info.extension_end
+    if profile == ONE_BYTE_PROFILE:
+        while pos < end:
+            b = buf[pos]
+            if b == 0:
+                pos += 1
+                continue
+            ext_id = b >> 4
+            if ext_id == 15:
+                return
+            start = pos + 1
+            pos = start + (b & 0x0F) + 1
+            if pos > end:
+                return
+            yield ext_id, start, pos
+    elif profile & 0xFFF0 == TWO_BYTE_PROFILE:
+        while pos < end:
+            ext_id = buf[pos]
+            if ext_id == 0:
+                pos += 1
+                continue
+            if pos + 2 > end:
+                return
+            start = pos + 2
+            pos = start + buf[pos + 1]
+            if pos > end:
+                return
+            yield ext_id, start, pos
+
+
+def _locate(buf: Buffer, info: RtpInfo, ext_id: int) -> tuple[int, int] | None:
+    """(value_start, value_end) of `ext_id`; the loop of `_elements` inlined (per audio packet)."""
+    profile = info.extension_profile
+    pos = info.extension_start
+    end = info.extension_end
+    if profile == ONE_BYTE_PROFILE:
+        while pos < end:
+            b = buf[pos]
+            if b == 0:
+                pos += 1
+                continue
+            x_id = b >> 4
+            if x_id == 15:
+                return None
+            start = pos + 1
+            pos = start + (b & 0x0F) + 1
+            if pos > end:
+                return None
+            if x_id == ext_id:
+                return start, pos
+        return None
+    for x_id, start, stop in _elements(buf, info):
+        if x_id == ext_id:
+            return start, stop
+    return None
+
+
+def find_extension(buf: Buffer, info: RtpInfo, ext_id: int) -> memoryview | bytes | None:
+    """The value of extension `ext_id`, or None when absent (a memoryview for memoryview input)."""
+    if info.extension_start == info.extension_end:
+        return None
+    where = _locate(buf, info, ext_id)
+    if where is None:
+        return None
+    value = buf[where[0] : where[1]]
+    return bytes(value) if isinstance(value, bytearray) else value
+
+
+def read_audio_level(buf: Buffer, info: RtpInfo, ext_id: int) -> tuple[bool, int] | None:
+    """RFC 6464 audio level: (voice activity flag, level 0..127 meaning -dBov), or None."""
+    if info.extension_start == info.extension_end:
+        return None
+    where = _locate(buf, info, ext_id)
+    if where is None or where[0] == where[1]:
+        return None
+    b = buf[where[0]]
+    return b >= 0x80, b & 0x7F
+
+
+def rewrite_extensions(buf: bytes | bytearray, info: RtpInfo, id_map: dict[int, int]) -> bytearray:
+    """Return a copy of the packet with extension IDs remapped and unmapped elements dropped.
+
+    The block is re-padded to 32 bits, the X bit cleared when nothing is left; payload and RTP
+    padding are copied unchanged. A one-byte block whose IDs only change (nothing dropped, new
+    IDs <= 14) is patched in the copy; anything else is re-encoded, in the one-byte form whenever
+    it fits, since a consumer may not have negotiated two-byte headers (extmap-allow-mixed).
+    """
+    csrc_end = 12 + ((buf[0] & 0x0F) << 2)
+    if not buf[0] & 0x10:
+        return bytearray(buf)
+    elements = list(_elements(buf, info))
+    if elements and info.extension_profile == ONE_BYTE_PROFILE:
+        for x_id, _, _ in elements:
+            new_id = id_map.get(x_id)
+            if new_id is None or new_id > 14:
+                break
+        else:
+            out = bytearray(buf)
+            for x_id, start, _ in elements:
+                out[start - 1] = (id_map[x_id] << 4) | (out[start - 1] & 0x0F)
+            return out
+    kept = [(id_map[x_id], bytes(buf[s:e])) for x_id, s, e in elements if x_id in id_map]
+    profile, value = pack_header_extensions(kept)
+    out = bytearray(buf[:csrc_end])
+    if value:
+        out += _EXT_HEADER.pack(profile, len(value) >> 2)
+        out += value
+    else:
+        out[0] &= 0xEF
+    out += buf[info.payload_start :]
+    return out

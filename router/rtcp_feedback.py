@@ -1,0 +1,266 @@
+"""RTCP feedback between consumers, the router and publishers.
+
+Consumers' PLI/FIR are coalesced per producer (`KeyframeRequestLimiter`), their REMB estimates
+aggregated toward the publisher (`RembAggregator`); the builders serialize with aiortc's RTCP
+classes (FIR, which aiortc lacks, is an RFC 5104 FCI inside aiortc's `RtcpPsfbPacket`).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB,
+    RTCP_RTPFB_NACK,
+    RtcpByePacket,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    pack_remb_fci,
+    pack_rtcp_packet,
+    unpack_remb_fci,
+)
+
+__all__ = [
+    "Feedback",
+    "KeyframeRequestLimiter",
+    "RembAggregator",
+    "build_fir",
+    "build_nack",
+    "build_pli",
+    "build_remb",
+    "parse_feedback",
+]
+
+_FIR_ENTRY = struct.Struct("!IB3x")
+_NACK_ITEM = struct.Struct("!HH")
+_NACK_HEAD = struct.Struct("!II")
+
+
+class KeyframeRequestLimiter:
+    """At most one keyframe request per `min_interval` seconds; a suppressed one is delayed, not lost.
+
+    Every consumer that joins or loses packets asks for a keyframe; forwarding each request
+    would make the publisher send keyframes back to back and flood every consumer.
+    """
+
+    __slots__ = ("_min_interval", "_last", "_pending")
+
+    def __init__(self, min_interval: float = 1.0) -> None:
+        self._min_interval = min_interval
+        self._last: float | None = None
+        self._pending = False
+
+    def request(self, now: float) -> bool:
+        """True: send a PLI now. False: too soon; `due` will say when to send it."""
+        last = self._last
+        if last is None or now - last >= self._min_interval:
+            self._last = now
+            self._pending = False
+            return True
+        self._pending = True
+        return False
+
+    def due(self, now: float) -> bool:
+        """True once when a suppressed request may now be sent (poll it from a timer)."""
+        if self._pending and self._last is not None and now - self._last >= self._min_interval:
+            self._last = now
+            self._pending = False
+            return True
+        return False
+
+    @property
+    def pending(self) -> bool:
+        return self._pending
+
+    def reset(self) -> None:
+        self._last = None
+        self._pending = False
+
+
+class RembAggregator:
+    """Lowest fresh REMB estimate among a producer's consumers, clamped to configured bounds.
+
+    The publisher encodes once for everyone, so the slowest consumer sets the pace; an estimate
+    older than `max_age` seconds no longer counts (that consumer stopped reporting).
+    """
+
+    __slots__ = ("_min_bps", "_max_bps", "_max_age", "_estimates")
+
+    def __init__(self, min_bps: int, max_bps: int, max_age: float = 3.0) -> None:
+        if min_bps > max_bps:
+            raise ValueError("min_bps must not exceed max_bps")
+        self._min_bps = min_bps
+        self._max_bps = max_bps
+        self._max_age = max_age
+        self._estimates: dict[object, tuple[int, float]] = {}
+
+    @property
+    def min_bps(self) -> int:
+        return self._min_bps
+
+    @property
+    def max_bps(self) -> int:
+        return self._max_bps
+
+    @property
+    def max_age(self) -> float:
+        return self._max_age
+
+    def update(self, consumer_key: object, bitrate_bps: int, now: float) -> None:
+        self._estimates[consumer_key] = (bitrate_bps, now)
+
+    def remove(self, consumer_key: object) -> None:
+        self._estimates.pop(consumer_key, None)
+
+    def value(self, now: float) -> int | None:
+        """The bitrate to announce to the publisher, or None when no estimate is fresh."""
+        oldest = now - self._max_age
+        lowest: int | None = None
+        stale: list[object] = []
+        for key, (bitrate, at) in self._estimates.items():
+            if at < oldest:
+                stale.append(key)
+            elif lowest is None or bitrate < lowest:
+                lowest = bitrate
+        for key in stale:
+            del self._estimates[key]
+        if lowest is None:
+            return None
+        return min(max(lowest, self._min_bps), self._max_bps)
+
+
+def build_pli(sender_ssrc: int, media_ssrc: int) -> bytes:
+    """Picture Loss Indication (RFC 4585 6.3.1)."""
+    return bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=sender_ssrc, media_ssrc=media_ssrc))
+
+
+def build_fir(sender_ssrc: int, media_ssrc: int, seq_nr: int) -> bytes:
+    """Full Intra Request (RFC 5104 4.3.1): media SSRC 0 in the header, target in the FCI."""
+    fci = _FIR_ENTRY.pack(media_ssrc, seq_nr & 0xFF)
+    return bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_FIR, ssrc=sender_ssrc, media_ssrc=0, fci=fci))
+
+
+def build_remb(sender_ssrc: int, bitrate_bps: int, media_ssrcs: list[int]) -> bytes:
+    """Receiver Estimated Maximum Bitrate (draft-alvestrand-rmcat-remb)."""
+    fci = pack_remb_fci(bitrate_bps, media_ssrcs)
+    return bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=sender_ssrc, media_ssrc=0, fci=fci))
+
+
+def build_nack(sender_ssrc: int, media_ssrc: int, lost: list[int]) -> bytes:
+    """Generic NACK (RFC 4585 6.2.1) for 16-bit sequence numbers, in any order, across wraparound.
+
+    aiortc's `RtcpRtpfbPacket` serializer needs sorted input and fails when the list wraps past
+    65535 (negative shift), so the PID/BLP items are packed here into aiortc's RTPFB framing.
+    """
+    payload = bytearray(_NACK_HEAD.pack(sender_ssrc, media_ssrc))
+    if lost:
+        base = lost[0] & 0xFFFF
+        unwrapped = set()
+        for seq in lost:
+            d = (seq - base) & 0xFFFF
+            unwrapped.add(base + (d - 0x10000 if d >= 0x8000 else d))
+        ordered = sorted(unwrapped)
+        pid = ordered[0]
+        blp = 0
+        for seq in ordered[1:]:
+            d = seq - pid - 1
+            if d < 16:
+                blp |= 1 << d
+            else:
+                payload += _NACK_ITEM.pack(pid & 0xFFFF, blp)
+                pid = seq
+                blp = 0
+        payload += _NACK_ITEM.pack(pid & 0xFFFF, blp)
+    return pack_rtcp_packet(RTCP_RTPFB, RTCP_RTPFB_NACK, bytes(payload))
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One piece of RTCP information the router acts on.
+
+    `ssrc` is the sender of the RTCP packet; `media_ssrc` the stream it is about (for an SR the
+    sender's own stream, for a FIR the FCI's target, for an "rr" item the report block's source).
+    Report blocks inside SR and RR packets come out as separate "rr" items carrying `report`.
+    """
+
+    kind: str  # "pli" | "fir" | "nack" | "remb" | "sr" | "rr" | "other"
+    media_ssrc: int
+    ssrc: int = 0
+    lost: list[int] = field(default_factory=list)
+    bitrate: int = 0
+    ssrcs: list[int] = field(default_factory=list)
+    ntp_timestamp: int = 0
+    rtp_timestamp: int = 0
+    packet_count: int = 0
+    octet_count: int = 0
+    fir_seq: int = 0
+    report: RtcpReceiverInfo | None = None
+    packet_type: int = 0
+    fmt: int = 0
+
+
+def _reports(ssrc: int, reports: list[RtcpReceiverInfo], packet_type: int) -> list[Feedback]:
+    return [Feedback("rr", r.ssrc, ssrc, report=r, packet_type=packet_type) for r in reports]
+
+
+def parse_feedback(data: bytes) -> list[Feedback]:
+    """Parse a (compound) RTCP packet with aiortc; FIR entries by hand. Malformed input gives []."""
+    try:
+        packets = RtcpPacket.parse(data)
+        out: list[Feedback] = []
+        for p in packets:
+            if isinstance(p, RtcpPsfbPacket):
+                if p.fmt == RTCP_PSFB_PLI:
+                    out.append(Feedback("pli", p.media_ssrc, p.ssrc, packet_type=206, fmt=p.fmt))
+                elif p.fmt == RTCP_PSFB_FIR:
+                    fci = p.fci
+                    if len(fci) % 8:
+                        raise ValueError("FIR FCI length is invalid")
+                    for pos in range(0, len(fci), 8):
+                        target, seq_nr = _FIR_ENTRY.unpack_from(fci, pos)
+                        out.append(Feedback("fir", target, p.ssrc, fir_seq=seq_nr, packet_type=206, fmt=p.fmt))
+                elif p.fmt == RTCP_PSFB_APP and p.fci[:4] == b"REMB":
+                    bitrate, ssrcs = unpack_remb_fci(p.fci)
+                    out.append(
+                        Feedback("remb", p.media_ssrc, p.ssrc, bitrate=bitrate, ssrcs=ssrcs, packet_type=206, fmt=p.fmt)
+                    )
+                else:
+                    out.append(Feedback("other", p.media_ssrc, p.ssrc, packet_type=206, fmt=p.fmt))
+            elif isinstance(p, RtcpRtpfbPacket):
+                if p.fmt == RTCP_RTPFB_NACK:
+                    lost = [seq & 0xFFFF for seq in p.lost]
+                    out.append(Feedback("nack", p.media_ssrc, p.ssrc, lost=lost, packet_type=205, fmt=p.fmt))
+                else:
+                    out.append(Feedback("other", p.media_ssrc, p.ssrc, packet_type=205, fmt=p.fmt))
+            elif isinstance(p, RtcpSrPacket):
+                si = p.sender_info
+                out.append(
+                    Feedback(
+                        "sr",
+                        p.ssrc,
+                        p.ssrc,
+                        ntp_timestamp=si.ntp_timestamp,
+                        rtp_timestamp=si.rtp_timestamp,
+                        packet_count=si.packet_count,
+                        octet_count=si.octet_count,
+                        packet_type=200,
+                    )
+                )
+                out.extend(_reports(p.ssrc, p.reports, 200))
+            elif isinstance(p, RtcpRrPacket):
+                out.extend(_reports(p.ssrc, p.reports, 201))
+            elif isinstance(p, RtcpByePacket):
+                out.append(Feedback("other", 0, 0, ssrcs=list(p.sources), packet_type=203))
+            else:
+                out.append(Feedback("other", 0, 0, packet_type=202))
+        return out
+    except (ValueError, struct.error, IndexError, UnicodeDecodeError):
+        return []

@@ -1,0 +1,214 @@
+"""router.rtcp_feedback: limiter, REMB aggregation, builders and parser (aiortc round trips)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from aiortc.rtp import (
+    RtcpByePacket,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSdesPacket,
+    RtcpSenderInfo,
+    RtcpSourceInfo,
+    RtcpSrPacket,
+    unpack_remb_fci,
+)
+
+from router.rtcp_feedback import (
+    KeyframeRequestLimiter,
+    RembAggregator,
+    build_fir,
+    build_nack,
+    build_pli,
+    build_remb,
+    parse_feedback,
+)
+
+# --- KeyframeRequestLimiter
+
+
+def test_limiter_first_request_passes_then_suppresses():
+    lim = KeyframeRequestLimiter(1.0)
+    assert lim.request(10.0)
+    assert not lim.request(10.2)
+    assert not lim.request(10.5)
+    assert not lim.due(10.9)
+    assert lim.due(11.0)  # delayed, not lost
+    assert not lim.due(11.1)  # only once
+    assert not lim.due(15.0)
+
+
+def test_limiter_no_pending_no_due():
+    lim = KeyframeRequestLimiter(0.5)
+    assert not lim.due(0.0)
+    assert lim.request(0.0)
+    assert not lim.due(5.0)
+    assert lim.request(5.0)
+
+
+def test_limiter_due_restarts_interval():
+    lim = KeyframeRequestLimiter(1.0)
+    lim.request(0.0)
+    lim.request(0.1)
+    assert lim.pending
+    assert lim.due(1.5)
+    assert not lim.request(2.0)  # 0.5 s after the delayed one was sent
+    assert lim.request(2.5)
+    assert not lim.pending
+
+
+def test_limiter_reset():
+    lim = KeyframeRequestLimiter(1.0)
+    lim.request(0.0)
+    lim.request(0.1)
+    lim.reset()
+    assert not lim.due(10.0)
+    assert lim.request(0.2)
+
+
+# --- RembAggregator
+
+
+def test_remb_min_of_fresh_clamped():
+    agg = RembAggregator(min_bps=100_000, max_bps=2_000_000, max_age=3.0)
+    assert (agg.min_bps, agg.max_bps, agg.max_age) == (100_000, 2_000_000, 3.0)
+    assert agg.value(0.0) is None
+    agg.update("a", 1_500_000, 0.0)
+    agg.update("b", 800_000, 1.0)
+    assert agg.value(1.0) == 800_000
+    agg.update("b", 50_000, 2.0)
+    assert agg.value(2.0) == 100_000  # clamped up
+    agg.remove("b")
+    agg.remove("missing")
+    assert agg.value(2.0) == 1_500_000
+    agg.update("c", 9_000_000, 2.5)
+    assert agg.value(3.5) == 2_000_000  # a is stale (3.5 s), c clamped down
+    assert agg.value(10.0) is None
+
+
+def test_remb_invalid_bounds():
+    with pytest.raises(ValueError):
+        RembAggregator(2, 1)
+
+
+# --- builders, checked with aiortc's parser
+
+
+def test_build_pli():
+    (p,) = RtcpPacket.parse(build_pli(1, 2))
+    assert isinstance(p, RtcpPsfbPacket) and (p.fmt, p.ssrc, p.media_ssrc, p.fci) == (1, 1, 2, b"")
+    assert parse_feedback(build_pli(1, 2))[0].kind == "pli"
+
+
+def test_build_fir_rfc5104_layout():
+    data = build_fir(0xAABBCCDD, 0x01020304, 258)
+    assert len(data) == 20
+    assert data[:4] == b"\x84\xce\x00\x04"  # V=2, FMT=4, PT=206, length 4 words
+    assert struct.unpack("!IIIB3x", data[4:]) == (0xAABBCCDD, 0, 0x01020304, 2)
+    (fb,) = parse_feedback(data)
+    assert (fb.kind, fb.media_ssrc, fb.ssrc, fb.fir_seq) == ("fir", 0x01020304, 0xAABBCCDD, 2)
+
+
+def test_parse_fir_with_two_entries():
+    fci = struct.pack("!IB3xIB3x", 5, 1, 6, 2)
+    data = bytes(RtcpPsfbPacket(fmt=4, ssrc=9, media_ssrc=0, fci=fci))
+    assert [(f.kind, f.media_ssrc, f.fir_seq) for f in parse_feedback(data)] == [("fir", 5, 1), ("fir", 6, 2)]
+    bad = bytes(RtcpPsfbPacket(fmt=4, ssrc=9, media_ssrc=0, fci=fci[:4] + b"\x00" * 8))
+    assert parse_feedback(bad) == []
+
+
+def test_build_remb():
+    data = build_remb(7, 1_234_567, [11, 22])
+    (p,) = RtcpPacket.parse(data)
+    assert p.fmt == 15 and p.ssrc == 7
+    bitrate, ssrcs = unpack_remb_fci(p.fci)
+    assert ssrcs == [11, 22] and abs(bitrate - 1_234_567) / 1_234_567 < 1e-4
+    (fb,) = parse_feedback(data)
+    assert fb.kind == "remb" and fb.ssrcs == [11, 22] and fb.bitrate == bitrate
+
+
+def test_build_nack_simple_matches_aiortc():
+    lost = [100, 101, 105, 116, 117, 200]
+    ours = build_nack(1, 2, lost)
+    assert ours == bytes(RtcpRtpfbPacket(fmt=1, ssrc=1, media_ssrc=2, lost=lost))
+    (fb,) = parse_feedback(ours)
+    assert (fb.kind, fb.ssrc, fb.media_ssrc, fb.lost) == ("nack", 1, 2, lost)
+
+
+def test_build_nack_wraparound_unsorted_duplicates():
+    lost = [1, 65534, 0, 65535, 65534, 30]
+    (fb,) = parse_feedback(build_nack(3, 4, lost))
+    assert fb.lost == [65534, 65535, 0, 1, 30]
+
+
+def test_build_nack_empty():
+    (p,) = RtcpPacket.parse(build_nack(3, 4, []))
+    assert isinstance(p, RtcpRtpfbPacket) and p.lost == []
+
+
+# --- parser
+
+
+def test_parse_compound_sr_rr_sdes_bye():
+    report = RtcpReceiverInfo(ssrc=55, fraction_lost=3, packets_lost=10, highest_sequence=70000,
+                              jitter=12, lsr=1, dlsr=2)
+    sr = RtcpSrPacket(ssrc=42, sender_info=RtcpSenderInfo(ntp_timestamp=0x1122334455667788,
+                      rtp_timestamp=0xFFFFFFFF, packet_count=10, octet_count=2000), reports=[report])
+    rr = RtcpRrPacket(ssrc=43, reports=[report])
+    sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=42, items=[(1, b"cname")])])
+    bye = RtcpByePacket(sources=[42, 43])
+    data = bytes(sr) + bytes(rr) + bytes(sdes) + bytes(bye) + build_pli(1, 2)
+    fbs = parse_feedback(data)
+    assert [f.kind for f in fbs] == ["sr", "rr", "rr", "other", "other", "pli"]
+    s = fbs[0]
+    assert (s.ssrc, s.media_ssrc, s.ntp_timestamp, s.rtp_timestamp, s.packet_count, s.octet_count) == (
+        42, 42, 0x1122334455667788, 0xFFFFFFFF, 10, 2000)
+    assert fbs[1].media_ssrc == 55 and fbs[1].ssrc == 42 and fbs[1].report.highest_sequence == 70000
+    assert fbs[2].ssrc == 43 and fbs[2].report.fraction_lost == 3
+    assert fbs[3].packet_type == 202
+    assert fbs[4].packet_type == 203 and fbs[4].ssrcs == [42, 43]
+
+
+def test_parse_other_feedback_formats():
+    twcc = bytes(RtcpRtpfbPacket(fmt=15, ssrc=1, media_ssrc=2))
+    sli = bytes(RtcpPsfbPacket(fmt=2, ssrc=1, media_ssrc=2, fci=b"\x00\x00\x00\x01"))
+    app_not_remb = bytes(RtcpPsfbPacket(fmt=15, ssrc=1, media_ssrc=2, fci=b"ABCD\x00\x00\x00\x00"))
+    fbs = parse_feedback(twcc + sli + app_not_remb)
+    assert [(f.kind, f.packet_type, f.fmt) for f in fbs] == [("other", 205, 15), ("other", 206, 2), ("other", 206, 15)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x80",
+        b"\x81\xcd\x00\x05" + bytes(8),  # truncated
+        b"\x41\xcd\x00\x02" + bytes(8),  # version 1
+        b"\x81\xce\x00\x01" + bytes(4),  # PSFB shorter than 8 bytes
+        b"\x81\xcd\x00\x02" + bytes(7) + b"\x01" + b"\x00",  # RTPFB not multiple of 4
+        b"\x8f\xce\x00\x03" + bytes(8) + b"REMB",  # REMB FCI too short
+        b"\x8f\xce\x00\x04" + bytes(8) + b"REMB\x05\x00\x00\x00",  # REMB claims 5 SSRCs
+        b"\xa0\xc9\x00\x01\x00\x00\x00\x00",  # padding flag with zero padding length
+        b"\x81\xc8\x00\x01\x00\x00\x00\x01",  # SR too short
+        bytes(RtcpSrPacket(ssrc=1, sender_info=RtcpSenderInfo(1, 2, 3, 4))) + b"\x80",
+    ],
+)
+def test_parse_malformed_never_raises(data):
+    assert parse_feedback(data) == []
+
+
+def test_parse_fuzz_never_raises():
+    import random
+
+    rng = random.Random(3)
+    good = build_pli(1, 2) + build_nack(1, 2, [5, 9]) + build_remb(1, 5000, [3]) + build_fir(1, 2, 3)
+    for _ in range(3000):
+        b = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            b[rng.randrange(len(b))] = rng.getrandbits(8)
+        parse_feedback(bytes(b[: rng.randint(0, len(b))]))

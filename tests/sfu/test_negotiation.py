@@ -1,0 +1,228 @@
+"""Negotiation and media-state behaviour of the SFU with real aiortc clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+import uuid
+from typing import Any
+
+from sfu_client import SfuClient, wait_until
+from support import ServerProcess
+
+
+def new_room() -> str:
+    return f"neg-{uuid.uuid4().hex[:8]}"
+
+
+def media_stats(server: ServerProcess) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as resp:
+        return json.loads(resp.read())["media"]
+
+
+async def start(server: ServerProcess, room: str, *names: str, publish: bool = True) -> list[SfuClient]:
+    clients = [SfuClient(server.url, room, name, publish=publish) for name in names]
+    for client in clients:
+        await client.connect()
+        await client.join()
+    return clients
+
+
+async def close_all(clients: list[SfuClient]) -> None:
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+def frames(client: SfuClient, pid: str, source: str = "camera") -> int:
+    got = client.received.get((pid, source))
+    return got.frames if got is not None else 0
+
+
+async def inbound_lost(client: SfuClient, kind: str) -> list[int]:
+    """packetsLost of every inbound stream of `kind`: a gap in forwarded sequence numbers shows here."""
+    lost = []
+    for transceiver in client.pc.getTransceivers():
+        if transceiver.kind != kind or transceiver.currentDirection not in ("recvonly", "sendrecv"):
+            continue
+        stats = await transceiver.receiver.getStats()
+        lost += [s.packetsLost for s in stats.values() if s.type == "inbound-rtp"]
+    return lost
+
+
+async def test_mute_stops_forwarding_and_unmute_resumes(sfu_server: ServerProcess) -> None:
+    alice, bob = await start(sfu_server, new_room(), "alice", "bob")
+    try:
+        await wait_until(lambda: frames(bob, alice.pid) > 10)
+        ack = await alice.call("video:toggle-video", {"roomId": alice.room, "enabled": False})
+        assert ack["ok"], ack
+        await asyncio.sleep(1.0)  # forwarding stops within 1 s
+        stopped_at = frames(bob, alice.pid)
+        await asyncio.sleep(1.0)
+        assert frames(bob, alice.pid) <= stopped_at + 1
+        offers_before = len(bob.events["video:offer"])
+        ack = await alice.call("video:toggle-video", {"roomId": alice.room, "enabled": True})
+        assert ack["ok"], ack
+        await wait_until(lambda: frames(bob, alice.pid) > stopped_at + 10, timeout=6)
+        assert len(bob.events["video:offer"]) == offers_before, "mute must not renegotiate"
+        # sequence numbers stayed continuous across the pause: the subscriber saw no loss
+        assert max(await inbound_lost(bob, "video")) <= 2
+        changes = [e for e in bob.events["video:media-state-changed"] if e["participantId"] == alice.pid]
+        assert [c["video"] for c in changes][-2:] == [False, True]
+    finally:
+        await close_all([alice, bob])
+
+
+async def test_audio_mute_stops_audio_only(sfu_server: ServerProcess) -> None:
+    alice, bob = await start(sfu_server, new_room(), "alice", "bob")
+    try:
+        await wait_until(lambda: frames(bob, alice.pid, "microphone") > 20 and frames(bob, alice.pid) > 5)
+        assert (await alice.call("video:toggle-audio", {"roomId": alice.room, "enabled": False}))["ok"]
+        await asyncio.sleep(1.0)
+        audio_at, video_at = frames(bob, alice.pid, "microphone"), frames(bob, alice.pid)
+        await asyncio.sleep(1.0)
+        assert frames(bob, alice.pid, "microphone") <= audio_at + 2
+        assert frames(bob, alice.pid) > video_at + 5, "video keeps flowing while the microphone is muted"
+    finally:
+        await close_all([alice, bob])
+
+
+async def test_joining_muted_forwards_nothing_until_enabled(sfu_server: ServerProcess) -> None:
+    room = new_room()
+    bob = (await start(sfu_server, room, "bob"))[0]
+    alice = SfuClient(sfu_server.url, room, "alice")
+    try:
+        await alice.connect()
+        state = await alice.call("video:join-room", {"roomId": room, "displayName": "alice", "video": False})
+        assert state["ok"]
+        alice.pid = state["you"]["participantId"]
+        await alice.offer_initial()
+        await wait_until(lambda: frames(bob, alice.pid, "microphone") > 20)
+        assert frames(bob, alice.pid) == 0, "a camera announced as off is not forwarded"
+        assert (await alice.call("video:toggle-video", {"roomId": room, "enabled": True}))["ok"]
+        await wait_until(lambda: frames(bob, alice.pid) > 5, timeout=6)
+    finally:
+        await close_all([alice, bob])
+
+
+async def test_screen_share_start_and_stop(sfu_server: ServerProcess) -> None:
+    alice, bob, carol = await start(sfu_server, new_room(), "alice", "bob", "carol")
+    try:
+        ack = await alice.start_screen_share()
+        assert ack["ok"], ack
+        for viewer in (bob, carol):
+            await wait_until(lambda v=viewer: frames(v, alice.pid, "screen") > 5, timeout=10)
+            offer = viewer.events["video:offer"][-1]
+            screen = [t for t in offer["tracks"] if t["source"] == "screen"]
+            assert screen and screen[0]["participantId"] == alice.pid and screen[0]["kind"] == "video"
+            assert f"msid:{alice.pid}:screen " in offer["description"]["sdp"]
+        answer = alice.events["video:answer"][-1]
+        assert sorted(t["source"] for t in answer["tracks"]) == ["camera", "microphone", "screen"]
+        ack = await alice.stop_screen_share()
+        assert ack["ok"], ack
+        for viewer in (bob, carol):
+            await wait_until(
+                lambda v=viewer: not any(t["source"] == "screen" for t in v.events["video:offer"][-1]["tracks"]),
+                timeout=5,
+            )
+            assert frames(viewer, alice.pid) > 0  # the camera still flows
+        await asyncio.sleep(0.5)
+        assert media_stats(sfu_server)["producers"] >= 6
+    finally:
+        await close_all([alice, bob, carol])
+
+
+async def test_leave_renegotiates_others_and_frees_everything(sfu_server: ServerProcess) -> None:
+    alice, bob, carol = await start(sfu_server, new_room(), "alice", "bob", "carol")
+    try:
+        await wait_until(lambda: frames(bob, carol.pid) > 5 and frames(alice, carol.pid) > 5)
+        ack = await carol.call("video:leave-room", {"roomId": carol.room})
+        assert ack["ok"], ack
+        for other in (alice, bob):
+            await wait_until(lambda o=other: any(e["participantId"] == carol.pid for e in o.events["video:user-left"]))
+            await wait_until(
+                lambda o=other: all(t["participantId"] != carol.pid for t in o.events["video:offer"][-1]["tracks"]),
+                timeout=5,
+            )
+        # alice and bob still receive each other
+        before = frames(alice, bob.pid)
+        await wait_until(lambda: frames(alice, bob.pid) > before + 5)
+        stats = media_stats(sfu_server)
+        assert stats["producers"] == 4 and stats["consumers"] == 4, stats
+    finally:
+        await close_all([alice, bob, carol])
+
+
+async def test_rejoin_after_leave(sfu_server: ServerProcess) -> None:
+    room = new_room()
+    alice, bob = await start(sfu_server, room, "alice", "bob")
+    try:
+        await bob.close()
+        bob2 = (await start(sfu_server, room, "bob-again"))[0]
+        await wait_until(lambda: frames(bob2, alice.pid) > 5 and frames(alice, bob2.pid) > 5, timeout=15)
+        await bob2.close()
+    finally:
+        await close_all([alice, bob])
+
+
+async def test_five_join_in_the_same_second(sfu_server: ServerProcess) -> None:
+    room = new_room()
+    clients = [SfuClient(sfu_server.url, room, f"p{i}") for i in range(5)]
+    try:
+        await asyncio.gather(*(c.connect() for c in clients))
+        await asyncio.gather(*(c.join() for c in clients))
+
+        def everyone_sees_everyone() -> bool:
+            return all(frames(c, o.pid) > 2 for c in clients for o in clients if o is not c)
+
+        await wait_until(everyone_sees_everyone, timeout=40)
+        for client in clients:
+            assert not client.errors, client.errors
+    finally:
+        await close_all(clients)
+
+
+async def test_glare_client_offer_refused_while_server_offer_pending(sfu_server: ServerProcess) -> None:
+    room = new_room()
+    alice = (await start(sfu_server, room, "alice"))[0]
+    alice.hold_offers = True
+    bob = SfuClient(sfu_server.url, room, "bob")
+    try:
+        await bob.connect()
+        await bob.join()
+        await wait_until(lambda: bool(alice.held_offers), timeout=5)  # a server offer is pending for alice
+        refused = await alice.offer_unapplied()
+        assert refused == {"ok": False, "error": {"code": "conflict", "message": refused["error"]["message"]}}
+        alice.hold_offers = False
+        await alice.answer_offer(alice.held_offers.pop())  # answer the server's offer first ...
+        ack = await alice.reoffer()  # ... then re-offer
+        assert ack["ok"], ack
+        await wait_until(lambda: alice.answered.is_set())
+        await wait_until(lambda: frames(alice, bob.pid) > 5 and frames(bob, alice.pid) > 5, timeout=15)
+        assert not alice.errors and not bob.errors
+    finally:
+        await close_all([alice, bob])
+
+
+async def test_answer_without_offer_is_a_conflict(sfu_server: ServerProcess) -> None:
+    alice = (await start(sfu_server, new_room(), "alice"))[0]
+    try:
+        ack = await alice.call("video:answer", {"roomId": alice.room, "to": "sfu",
+                                                "description": {"type": "answer", "sdp": alice.pc.localDescription.sdp}})
+        assert ack["ok"] is False and ack["error"]["code"] == "conflict"
+        bad = await alice.call("video:offer", {"roomId": alice.room, "to": "sfu",
+                                               "description": {"type": "offer", "sdp": "v=0\r\nnonsense"}})
+        assert bad["ok"] is False and bad["error"]["code"] == "bad_request"
+    finally:
+        await alice.close()
+
+
+async def test_listener_receives_everyone(sfu_server: ServerProcess) -> None:
+    room = new_room()
+    alice, bob = await start(sfu_server, room, "alice", "bob")
+    listener = (await start(sfu_server, room, "listener", publish=False))[0]
+    try:
+        await wait_until(lambda: all(frames(listener, p.pid) > 5 and frames(listener, p.pid, "microphone") > 10
+                                     for p in (alice, bob)), timeout=15)
+        assert media_stats(sfu_server)["producers"] >= 4
+    finally:
+        await close_all([alice, bob, listener])
