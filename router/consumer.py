@@ -37,6 +37,7 @@ class Consumer:
         rtx_payload_type: int | None = None,
         extension_id_map: dict[int, int] | None = None,
         history_size: int = 1024,
+        initial_sequence: int | None = None,
     ) -> None:
         self.id = consumer_id
         self.producer = producer
@@ -51,7 +52,9 @@ class Consumer:
         self.active = False  # set once the subscriber's SDP answer accepted this m-line
         self.closed = False
         self._send_rtp = send_rtp
-        self._sequence = SequenceRewriter(producer.codec.clock_rate)
+        # a consumer that takes over a recycled m-line continues its predecessor's sequence numbers
+        # (same SSRC: the subscriber's SRTP rollover counter must not see a jump)
+        self._sequence = SequenceRewriter(producer.codec.clock_rate, initial_sequence=initial_sequence)
         self._history = PacketHistory(history_size) if producer.kind == "video" else None
         self._reports = SenderReportTranslator()
         self._waiting_keyframe = producer.kind == "video"
@@ -60,6 +63,10 @@ class Consumer:
         self.packets_sent = 0
         self.bytes_sent = 0
         self.retransmissions = 0
+
+    @property
+    def next_sequence(self) -> int:
+        return (self._sequence.last_sequence + 1) & 0xFFFF
 
     def activate(self) -> None:
         """The subscriber knows our SSRC now: start forwarding from the next keyframe."""

@@ -7,6 +7,7 @@ path is in memory); signaling makes sure a room's members reach the process that
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from typing import Any
 
@@ -115,6 +116,8 @@ class SfuBackend:
             "producers": snap["producers"],
             "consumers": snap["consumers"],
             "forwardedPackets": snap["totals"]["forwarded_packets"],
+            # aiortc names its decoder threads "<kind>-decoder"; forwarding mode must have none
+            "decoderThreads": sum(1 for t in threading.enumerate() if t.name.endswith("-decoder")),
         }
 
     async def close(self) -> None:

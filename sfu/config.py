@@ -34,7 +34,7 @@ class Settings:
     max_participants_sfu: int = 50
     max_participants_mesh: int = 8
     max_connections: int = 2000
-    max_sdp_bytes: int = 65536
+    max_sdp_bytes: int = 262144  # a 50-member SFU room has ~100 m-lines: 64 KiB is too small
     max_http_buffer_bytes: int = 1_100_000  # payloads up to 1 MB must get an error ack, not a disconnect
     chat_history_size: int = 100
     # rate limits (per connection)
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-participants-sfu", type=int, default=int(_env("SFU_MAX_PARTICIPANTS_SFU", "50") or 50))
     p.add_argument("--max-participants-mesh", type=int, default=int(_env("SFU_MAX_PARTICIPANTS_MESH", "8") or 8))
     p.add_argument("--max-connections", type=int, default=int(_env("SFU_MAX_CONNECTIONS", "2000") or 2000))
-    p.add_argument("--max-sdp-bytes", type=int, default=int(_env("SFU_MAX_SDP_BYTES", "65536") or 65536))
+    p.add_argument("--max-sdp-bytes", type=int, default=int(_env("SFU_MAX_SDP_BYTES", "262144") or 262144))
     p.add_argument("--rate-chat", type=_rate, default=_rate(_env("SFU_RATE_CHAT", "5/1") or "5/1"),
                    help="BURST/PER_SECOND")
     p.add_argument("--rate-join", type=_rate, default=_rate(_env("SFU_RATE_JOIN", "3/0.5") or "3/0.5"))

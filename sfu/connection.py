@@ -206,7 +206,7 @@ class Connection:
     async def _connection_state_changed(self) -> None:
         state = self.pc.connectionState
         log.info("event=connection_state participant=%s state=%s", self.participant_id, state)
-        if state == "failed" and not self._closed:
+        if state in ("failed", "closed") and not self._closed:
             await self._on_failed()
 
     async def close(self) -> None:

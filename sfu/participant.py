@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("sfu.participant")
 
 COALESCE_SECONDS = 0.05
+# Ended m-lines stay (inactive) so a mid never names two publishers; past this many per kind the
+# oldest is recycled, so a long call with many departures keeps a bounded SDP.
+MAX_IDLE_MLINES_PER_KIND = 16
 SOURCES = ("microphone", "camera", "screen")
 
 
@@ -100,9 +103,17 @@ class Participant:
     async def handle_offer(self, description: dict[str, str], tracks: list[dict[str, str]] | None) -> None:
         if description.get("type") != "offer":
             raise MediaError("bad_request", "description.type must be 'offer'")
+        parsed = _parse_sdp(description["sdp"])
+        if self._is_new_peer_connection(parsed):
+            # the client started over with a new RTCPeerConnection (reconnect after a failure):
+            # whatever the old one had pending is moot
+            async with self._lock:
+                had_media = bool(self.producers())
+                await self._teardown_media()
+            if had_media:
+                self.room.producers_changed(f"{self.id} reconnected")
         if self.server_offer_pending:
             raise MediaError("conflict", "a server offer is pending: answer it, then send your offer again")
-        parsed = _parse_sdp(description["sdp"])
         sources = _assign_sources(parsed, tracks, self.published)
         async with self._lock:
             if self.server_offer_pending:
@@ -147,6 +158,13 @@ class Participant:
             self.room.producers_changed(f"tracks of {self.id}")
         else:
             self.request_renegotiation("client offer")
+
+    def _is_new_peer_connection(self, parsed: SessionDescription) -> bool:
+        """Each RTCPeerConnection has its own DTLS certificate: a new fingerprint means a new one."""
+        current = self.connection.pc.remoteDescription if self.connection is not None else None
+        if current is None:
+            return False
+        return _fingerprints(SessionDescription.parse(current.sdp)) != _fingerprints(parsed)
 
     def _learn_client_capabilities(self, parsed: SessionDescription) -> None:
         for media in parsed.media:
@@ -306,11 +324,24 @@ class Participant:
             codecs = [c for c in codecs if codec_policy.codec_name(c) in ("OPUS", "VP8", "H264", "RTX")]
         extensions = codec_policy.extension_ids(self._client_extensions, kind)
         published = self.room.participants[producer.participant_id].published_for(producer)
-        if self.forwarding or published is None or published.track is None or published.relay is None:
-            transceiver = pc.addTransceiver(kind, direction="sendonly")
+        relayed = None
+        if not self.forwarding and published is not None and published.track is not None and published.relay:
+            relayed = published.relay.subscribe(published.track)
+        initial_sequence = None
+        idle = [sub for sub in self.ended if sub.transceiver.kind == kind]
+        if len(idle) > MAX_IDLE_MLINES_PER_KIND:
+            recycled = idle[0]
+            self.ended.remove(recycled)
+            transceiver = recycled.transceiver
+            transceiver.direction = "sendonly"
+            codecs = transceiver._codecs  # locked when first negotiated
+            if recycled.consumer is not None:
+                initial_sequence = recycled.consumer.next_sequence
+            if relayed is not None:
+                transceiver.sender.replaceTrack(relayed)
         else:
-            transceiver = pc.addTransceiver(published.relay.subscribe(published.track), direction="sendonly")
-        lock_transceiver(transceiver, codecs=codecs, extensions=extensions)
+            transceiver = pc.addTransceiver(relayed or kind, direction="sendonly")
+            lock_transceiver(transceiver, codecs=codecs, extensions=extensions)
         sender = transceiver.sender
         sender._stream_id = producer.participant_id if producer.source != "screen" else f"{producer.participant_id}:screen"
         sender._track_id = f"{producer.participant_id}-{producer.source}-{producer.id}"
@@ -328,8 +359,9 @@ class Participant:
                 rtx_ssrc=sender._rtx_ssrc if rtx is not None else None,
                 rtx_payload_type=rtx.payloadType if rtx is not None else None,
                 extension_id_map=codec_policy.forwarded_id_map(
-                    producer.extensions, {e.uri: e.id for e in extensions}
+                    producer.extensions, {e.uri: e.id for e in transceiver._headerExtensions}
                 ),
+                initial_sequence=initial_sequence,
             )
             self.connection.demux.add_consumer(consumer)
             self.connection.consumers.append(consumer)
@@ -451,7 +483,7 @@ class Participant:
     # --- teardown -----------------------------------------------------------------------------------
 
     async def _connection_failed(self) -> None:
-        """ICE/DTLS failed: drop the media (the client may offer again on a new connection)."""
+        """ICE/DTLS failed or the peer closed it: drop the media (the client may offer again, on a new connection)."""
         log.warning("event=connection_failed participant=%s room=%s", self.id, self.room.id)
         async with self._lock:
             had_media = bool(self.producers())
@@ -467,6 +499,9 @@ class Participant:
             self._end_subscription(sub)
         self.subscriptions.clear()
         self.ended.clear()
+        self._client_codecs.clear()
+        self._client_extensions.clear()
+        self._pending_candidates.clear()
         connection, self.connection = self.connection, None
         self.client_offered = False
         self.server_offer_pending = False
@@ -529,6 +564,11 @@ def _assign_sources(
         if mid not in sources:
             raise MediaError("bad_request", f"tracks names mid {mid}, which is not a sending m-line of the offer")
     return sources
+
+
+def _fingerprints(parsed: SessionDescription) -> set[str]:
+    return {f"{fp.algorithm} {fp.value}".lower() for m in parsed.media if m.dtls is not None
+            for fp in m.dtls.fingerprints}
 
 
 def _ssrcs(media: MediaDescription) -> tuple[int | None, int | None]:
