@@ -1,0 +1,42 @@
+"""The optional transcoding mode (aiortc MediaRelay: decode once, re-encode per subscriber)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sfu_client import SfuClient, wait_until
+from support import ServerProcess, run_server
+
+
+@pytest.fixture(scope="module")
+def transcode_server() -> Iterator[ServerProcess]:
+    with run_server(["--forwarding", "transcode", "--log-level", "WARNING"]) as server:
+        yield server
+
+
+async def test_transcode_mode_relays_decoded_media(transcode_server: ServerProcess) -> None:
+    room = f"transcode-{uuid.uuid4().hex[:8]}"
+    alice, bob = SfuClient(transcode_server.url, room, "alice"), SfuClient(transcode_server.url, room, "bob")
+    try:
+        for client in (alice, bob):
+            await client.connect()
+            await client.join()
+
+        def both_see_video() -> bool:
+            return all((v := c.video_from(o.pid)) is not None and len(v.counters) >= 2
+                       for c, o in ((alice, bob), (bob, alice)))
+
+        await wait_until(both_see_video, timeout=40)
+        # re-encoded frames still carry the sender's counter
+        assert max(alice.video_from(bob.pid).psnr) > 20  # type: ignore[union-attr]
+        with urllib.request.urlopen(f"{transcode_server.url}/healthz", timeout=5) as resp:
+            media = json.loads(resp.read())["media"]
+        assert media["forwarding"] == "transcode"
+        assert media["decoderThreads"] > 0, "transcoding decodes: the decoder-thread probe must see it"
+    finally:
+        await asyncio.gather(alice.close(), bob.close())
