@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from router.packet_history import PacketHistory
-from router.rtp_header import RtpInfo, parse_rtp, rewrite_rtp
+from router.rtp_header import RtpInfo, parse_rtp, rewritten_rtp
 from router.rtx import wrap_rtx
 from router.sender_report import SenderReportTranslator
 from router.seqmap import SequenceRewriter
@@ -95,9 +95,7 @@ class Consumer:
         mapped = self._sequence.map(info.ssrc, info.sequence, info.timestamp, now_ms)
         if mapped is None:
             return
-        buf = bytearray(data)
-        rewrite_rtp(buf, self.payload_type, mapped[0], mapped[1], self.ssrc)
-        packet = bytes(buf)
+        packet = rewritten_rtp(data, self.payload_type, mapped[0], mapped[1], self.ssrc)
         if self._history is not None:
             self._history.store(mapped[0], packet)
         self._send_rtp(packet)

@@ -26,6 +26,9 @@ from router.demux import PacketDemux
 
 log = logging.getLogger("sfu.connection")
 
+# (protect, protect_rtcp, sendto, remote address) of the nominated ICE pair
+_SendTarget = tuple[Callable[[bytes], bytes], Callable[[bytes], bytes], Callable[[bytes, Any], None], Any]
+
 RTCP_TICK = 0.25  # delayed keyframe requests go out within this
 REPORT_EVERY = 4  # receiver/sender reports and REMB every REPORT_EVERY ticks (about 1 s)
 
@@ -99,6 +102,7 @@ class Connection:
         self.cname = f"sfu-{participant_id[:12]}"
         self.consumers: list[Any] = []  # router Consumers sending on this connection
         self._dtls: RTCDtlsTransport | None = None
+        self._target: _SendTarget | None = None
         self._rtcp_task: asyncio.Task[None] | None = None
         self._on_failed = on_failed
         self._closed = False
@@ -127,6 +131,7 @@ class Connection:
         if dtls is self._dtls:
             return
         self._dtls = dtls
+        self._target = None
         demux = self.demux
 
         async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
@@ -148,32 +153,36 @@ class Connection:
     def ice_state(self) -> str:
         return str(self.pc.iceConnectionState)
 
+    def _resolve_target(self) -> _SendTarget | None:
+        """SRTP session and nominated ICE pair, looked up once instead of per packet."""
+        dtls = self._dtls
+        if dtls is None or self._closed:
+            return None
+        srtp = dtls._tx_srtp
+        pair = dtls.transport._connection._nominated.get(1)
+        if srtp is None or pair is None:
+            return None
+        self._target = (srtp.protect, srtp.protect_rtcp, pair.protocol.transport.sendto, pair.remote_addr)
+        return self._target
+
     def send_rtp(self, data: bytes) -> None:
         """SRTP-protect and send one packet now; dropped while the transport is not up."""
-        dtls = self._dtls
-        if dtls is None:
-            return
-        srtp = dtls._tx_srtp
-        pair = dtls.transport._connection._nominated.get(1)
-        if srtp is None or pair is None:
+        target = self._target or self._resolve_target()
+        if target is None:
             return
         try:
-            pair.protocol.transport.sendto(srtp.protect(data), pair.remote_addr)
+            target[2](target[0](data), target[3])
         except Exception:  # noqa: BLE001 - a closing socket or SRTP error loses one packet, not the call
-            return
+            self._target = None
 
     def send_rtcp(self, data: bytes) -> None:
-        dtls = self._dtls
-        if dtls is None or not data:
-            return
-        srtp = dtls._tx_srtp
-        pair = dtls.transport._connection._nominated.get(1)
-        if srtp is None or pair is None:
+        target = self._target or self._resolve_target()
+        if target is None or not data:
             return
         try:
-            pair.protocol.transport.sendto(srtp.protect_rtcp(data), pair.remote_addr)
+            target[2](target[1](data), target[3])
         except Exception:  # noqa: BLE001
-            return
+            self._target = None
 
     async def _run_rtcp(self) -> None:
         """Feedback to publishers (RR, REMB, delayed PLI) and translated SRs to this subscriber."""
@@ -213,6 +222,7 @@ class Connection:
         if self._closed:
             return
         self._closed = True
+        self._target = None
         if self._rtcp_task is not None:
             self._rtcp_task.cancel()
             await asyncio.gather(self._rtcp_task, return_exceptions=True)

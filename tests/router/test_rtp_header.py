@@ -6,7 +6,7 @@ import pytest
 from aiortc.rtp import RtpPacket
 from rtp_build import ABS_SEND_TIME, AUDIO_LEVEL, MID, build, ext_map
 
-from router.rtp_header import is_rtcp, parse_rtp, rewrite_rtp
+from router.rtp_header import is_rtcp, parse_rtp, rewrite_rtp, rewritten_rtp
 
 IDS = {MID: 4, ABS_SEND_TIME: 2, AUDIO_LEVEL: 1}
 
@@ -94,3 +94,14 @@ def test_is_rtcp():
     assert not is_rtcp(build(payload_type=96, marker=1))  # 0xE0
     assert not is_rtcp(build(payload_type=111))
     assert not is_rtcp(b"\x80")
+
+
+def test_rewritten_rtp_matches_in_place_rewrite() -> None:
+    original = build(marker=1, csrc=[7], padding=3, ids=IDS, mid="0", abs_send_time=5, payload=b"payload")
+    in_place = bytearray(original)
+    rewrite_rtp(in_place, 101, 65535, 0xFFFFFFFF, 0xDEADBEEF)
+    copy = rewritten_rtp(original, 101, 65535, 0xFFFFFFFF, 0xDEADBEEF)
+    assert isinstance(copy, bytes) and copy == bytes(in_place)
+    info = parse_rtp(copy)
+    assert (info.payload_type, info.sequence, info.timestamp, info.ssrc) == (101, 65535, 0xFFFFFFFF, 0xDEADBEEF)
+    assert info.marker == parse_rtp(original).marker

@@ -80,6 +80,7 @@ async def test_forwarding_never_decodes(server: ServerProcess) -> None:
         await asyncio.gather(alice.close(), bob.close())
 
 
+@pytest.mark.timeout(400)
 async def test_hundred_join_leave_cycles_leave_nothing_behind(server: ServerProcess) -> None:
     room = f"cycle-{uuid.uuid4().hex[:8]}"
     host = SfuClient(server.url, room, "host")
