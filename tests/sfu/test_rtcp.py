@@ -1,0 +1,152 @@
+"""RTCP through the SFU, watched from a real aiortc subscriber's transport."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from aiortc import clock
+from aiortc.rtp import RtcpPacket, RtcpSrPacket
+from sfu_client import SfuClient, wait_until
+from support import ServerProcess
+
+from router.rtp_header import parse_rtp
+
+
+class TransportTap:
+    """Records the subscriber's incoming sender reports and RTP timestamps per SSRC."""
+
+    def __init__(self, client: SfuClient) -> None:
+        self.reports: dict[int, list[tuple[int, int, float]]] = {}
+        self.rtp: dict[int, tuple[int, float]] = {}
+        dtls = client.pc.getTransceivers()[0].receiver.transport
+        original_rtp, original_rtcp = dtls._handle_rtp_data, dtls._handle_rtcp_data
+
+        async def on_rtp(data: bytes, arrival_time_ms: int) -> None:
+            info = parse_rtp(data)
+            self.rtp[info.ssrc] = (info.timestamp, time.monotonic())
+            await original_rtp(data, arrival_time_ms)
+
+        async def on_rtcp(data: bytes) -> None:
+            for packet in RtcpPacket.parse(data):
+                if isinstance(packet, RtcpSrPacket):
+                    info = packet.sender_info
+                    self.reports.setdefault(packet.ssrc, []).append(
+                        (info.ntp_timestamp, info.rtp_timestamp, time.monotonic()))
+            await original_rtcp(data)
+
+        dtls._handle_rtp_data = on_rtp
+        dtls._handle_rtcp_data = on_rtcp
+
+
+def consumer_ssrcs(client: SfuClient, publisher: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    offer: dict[str, Any] = client.events["video:offer"][-1]
+    mids = {t["mid"]: t for t in offer["tracks"] if t["participantId"] == publisher}
+    section = ""
+    for block in offer["description"]["sdp"].split("m=")[1:]:
+        mid = next((line[6:].strip() for line in block.splitlines() if line.startswith("a=mid:")), None)
+        if mid in mids:
+            section = block
+            ssrc = next(int(line.split()[0][7:]) for line in section.splitlines() if line.startswith("a=ssrc:"))
+            found[mids[mid]["kind"]] = ssrc
+    return found
+
+
+async def test_subscribers_get_translated_sender_reports(sfu_server: ServerProcess) -> None:
+    room = f"rtcp-{uuid.uuid4().hex[:8]}"
+    alice, bob = SfuClient(sfu_server.url, room, "alice"), SfuClient(sfu_server.url, room, "bob")
+    try:
+        for client in (alice, bob):
+            await client.connect()
+            await client.join()
+        tap = TransportTap(bob)
+        await wait_until(lambda: (v := bob.video_from(alice.pid)) is not None and v.frames > 5)
+        ssrcs = consumer_ssrcs(bob, alice.pid)
+        assert set(ssrcs) == {"audio", "video"}
+        await wait_until(lambda: all(len(tap.reports.get(s, [])) >= 2 for s in ssrcs.values()), timeout=10)
+        for kind, ssrc in ssrcs.items():
+            ntp, rtp_ts, received_at = tap.reports[ssrc][-1]
+            # the NTP time is the publisher's wall clock (same machine here): close to now
+            assert abs(clock.datetime_from_ntp(ntp).timestamp() - time.time()) < 5, kind
+            # the RTP time is in the consumer's timestamp space: close to the stream's own timestamps
+            last_ts, last_at = tap.rtp[ssrc]
+            rate = 90000 if kind == "video" else 48000
+            expected = (last_ts + (received_at - last_at) * rate) % 2**32
+            drift = min(abs(rtp_ts - expected), 2**32 - abs(rtp_ts - expected))
+            assert drift < rate * 0.5, (kind, drift / rate)
+    finally:
+        await asyncio.gather(alice.close(), bob.close())
+
+
+async def test_keyframe_request_reaches_the_publisher(sfu_server: ServerProcess) -> None:
+    room = f"pli-{uuid.uuid4().hex[:8]}"
+    alice, bob = SfuClient(sfu_server.url, room, "alice"), SfuClient(sfu_server.url, room, "bob")
+    try:
+        for client in (alice, bob):
+            await client.connect()
+            await client.join()
+        requests: list[float] = []
+        video_sender = next(t.sender for t in alice.pc.getTransceivers() if t.kind == "video")
+        original = video_sender._send_keyframe
+
+        def record() -> None:
+            requests.append(time.monotonic())
+            original()
+
+        video_sender._send_keyframe = record
+        await wait_until(lambda: (v := bob.video_from(alice.pid)) is not None and v.frames > 5)
+        requests.clear()
+        # bob's decoder asks for keyframes: many PLIs in a burst reach alice at most about once a second
+        bob_video = next(t.receiver for t in bob.pc.getTransceivers()
+                         if t.kind == "video" and t.mid in {m for m, i in bob.tracks_by_mid.items()
+                                                           if i["participantId"] == alice.pid})
+        for _ in range(20):
+            await bob_video._send_rtcp_pli(consumer_ssrcs(bob, alice.pid)["video"])
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.2)
+        assert 1 <= len(requests) <= 4, requests
+    finally:
+        await asyncio.gather(alice.close(), bob.close())
+
+
+async def test_nack_is_answered_from_history_over_rtx(sfu_server: ServerProcess) -> None:
+    room = f"nack-{uuid.uuid4().hex[:8]}"
+    alice, bob = SfuClient(sfu_server.url, room, "alice"), SfuClient(sfu_server.url, room, "bob")
+    try:
+        for client in (alice, bob):
+            await client.connect()
+            await client.join()
+        tap = TransportTap(bob)
+        retransmitted: list[bytes] = []
+        dtls = bob.pc.getTransceivers()[0].receiver.transport
+        recording = dtls._handle_rtp_data
+
+        async def on_rtp(data: bytes, arrival_time_ms: int) -> None:
+            retransmitted.append(data)
+            await recording(data, arrival_time_ms)
+
+        dtls._handle_rtp_data = on_rtp
+        await wait_until(lambda: (v := bob.video_from(alice.pid)) is not None and v.frames > 5)
+        video_ssrc = consumer_ssrcs(bob, alice.pid)["video"]
+        offer_sdp = bob.events["video:offer"][-1]["description"]["sdp"]
+        rtx_ssrc = next(int(line.split()[2]) for line in offer_sdp.splitlines()
+                        if line.startswith("a=ssrc-group:FID") and int(line.split()[1]) == video_ssrc)
+        await wait_until(lambda: video_ssrc in tap.rtp)
+        wanted = [s for s in (parse_rtp(p) for p in retransmitted) if s.ssrc == video_ssrc][-3].sequence
+        retransmitted.clear()
+        receiver = next(t.receiver for t in bob.pc.getTransceivers() if t.kind == "video" and t.currentDirection)
+        await receiver._send_rtcp_nack(video_ssrc, [wanted])
+
+        def answered() -> bool:
+            for data in retransmitted:
+                info = parse_rtp(data)
+                if info.ssrc == rtx_ssrc and int.from_bytes(data[info.payload_start:info.payload_start + 2]) == wanted:
+                    return True
+            return False
+
+        await wait_until(answered, timeout=3)
+    finally:
+        await asyncio.gather(alice.close(), bob.close())
