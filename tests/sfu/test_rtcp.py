@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from aiortc import clock
-from aiortc.rtp import RtcpPacket, RtcpSrPacket
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPacket, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, unpack_remb_fci
 from sfu_client import SfuClient, wait_until
 from support import ServerProcess
 
@@ -21,6 +21,7 @@ class TransportTap:
     def __init__(self, client: SfuClient) -> None:
         self.reports: dict[int, list[tuple[int, int, float]]] = {}
         self.rtp: dict[int, tuple[int, float]] = {}
+        self.feedback: list[Any] = []
         dtls = client.pc.getTransceivers()[0].receiver.transport
         original_rtp, original_rtcp = dtls._handle_rtp_data, dtls._handle_rtcp_data
 
@@ -31,6 +32,7 @@ class TransportTap:
 
         async def on_rtcp(data: bytes) -> None:
             for packet in RtcpPacket.parse(data):
+                self.feedback.append(packet)
                 if isinstance(packet, RtcpSrPacket):
                     info = packet.sender_info
                     self.reports.setdefault(packet.ssrc, []).append(
@@ -148,5 +150,26 @@ async def test_nack_is_answered_from_history_over_rtx(sfu_server: ServerProcess)
             return False
 
         await wait_until(answered, timeout=3)
+    finally:
+        await asyncio.gather(alice.close(), bob.close())
+
+
+async def test_publisher_keeps_getting_receiver_reports_and_remb(sfu_server: ServerProcess) -> None:
+    room = f"rr-{uuid.uuid4().hex[:8]}"
+    alice, bob = SfuClient(sfu_server.url, room, "alice"), SfuClient(sfu_server.url, room, "bob")
+    try:
+        for client in (alice, bob):
+            await client.connect()
+            await client.join()
+        tap = TransportTap(alice)
+        video_ssrc = next(t.sender._ssrc for t in alice.pc.getTransceivers() if t.kind == "video")
+
+        def got_feedback() -> bool:
+            rr = any(isinstance(p, RtcpRrPacket) and any(r.ssrc == video_ssrc for r in p.reports) for p in tap.feedback)
+            remb = any(isinstance(p, RtcpPsfbPacket) and p.fmt == RTCP_PSFB_APP
+                       and video_ssrc in unpack_remb_fci(p.fci)[1] for p in tap.feedback)
+            return rr and remb
+
+        await wait_until(got_feedback, timeout=10)
     finally:
         await asyncio.gather(alice.close(), bob.close())
