@@ -15,9 +15,13 @@ from router.producer import Producer
 from router.rtcp_feedback import parse_feedback
 from router.rtp_header import parse_rtp
 
+FEEDBACK_KINDS = ("pli", "fir", "nack", "remb")
+
 
 class PacketDemux:
-    def __init__(self) -> None:
+    def __init__(self, feedback_counts: dict[str, int] | None = None) -> None:
+        # RTCP feedback received from subscribers, by kind (shared across connections for metrics)
+        self.feedback_counts = feedback_counts if feedback_counts is not None else dict.fromkeys(FEEDBACK_KINDS, 0)
         self._media: dict[int, Producer] = {}
         self._rtx: dict[int, Producer] = {}
         self._by_mid: dict[str, Producer] = {}
@@ -97,6 +101,8 @@ class PacketDemux:
         now = time.monotonic()
         for feedback in parse_feedback(data):
             kind = feedback.kind
+            if kind in self.feedback_counts:
+                self.feedback_counts[kind] += 1
             if kind == "sr":
                 producer = self._media.get(feedback.ssrc)
                 if producer is not None:

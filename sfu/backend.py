@@ -105,7 +105,7 @@ class SfuBackend:
                     totals["retransmissions"] += consumer.retransmissions
         assert set(totals) == set(TOTALS)
         return {"rooms": len(self.rooms), "connection_states": dict(states), "producers": producers,
-                "consumers": consumers, "totals": totals}
+                "consumers": consumers, "totals": totals, "feedback_received": dict(self.metrics.feedback_received)}
 
     def stats(self) -> dict[str, Any]:
         snap = self.snapshot()

@@ -93,11 +93,12 @@ class Connection:
         participant_id: str,
         forwarding: bool,
         on_failed: Callable[[], Awaitable[None]],
+        feedback_counts: dict[str, int] | None = None,
     ) -> None:
         self.participant_id = participant_id
         self.forwarding = forwarding
         self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        self.demux = PacketDemux()
+        self.demux = PacketDemux(feedback_counts)
         self.rtcp_ssrc = random.getrandbits(32) or 1
         self.cname = f"sfu-{participant_id[:12]}"
         self.consumers: list[Any] = []  # router Consumers sending on this connection

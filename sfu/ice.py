@@ -7,15 +7,10 @@ so the server replaces its host-candidate gathering process-wide (one SFU per pr
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import itertools
 import logging
 import re
 import socket
-import time
-from typing import Any
 
 import aioice.ice
 from aioice.candidate import Candidate, candidate_foundation, candidate_priority
@@ -94,17 +89,3 @@ def announce_addresses(sdp: str, announce_ip: str | None) -> str:
     if not announce_ip:
         return sdp
     return _CANDIDATE_LINE.sub(lambda m: m.group(1) + announce_ip + m.group(3), sdp)
-
-
-def ice_servers_for_client(settings: Settings, user_id: str) -> list[dict[str, Any]]:
-    """STUN/TURN servers for browsers; TURN credentials by the coturn REST scheme (shared secret)."""
-    servers: list[dict[str, Any]] = []
-    if settings.stun_urls:
-        servers.append({"urls": list(settings.stun_urls)})
-    if settings.turn_urls and settings.turn_secret:
-        username = f"{int(time.time()) + settings.turn_ttl}:{user_id}"
-        digest = hmac.new(settings.turn_secret.encode(), username.encode(), hashlib.sha1).digest()
-        servers.append(
-            {"urls": list(settings.turn_urls), "username": username, "credential": base64.b64encode(digest).decode()}
-        )
-    return servers

@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from router.demux import FEEDBACK_KINDS
+
 TOTALS = (
     "forwarded_packets", "forwarded_bytes", "received_packets", "received_bytes",
     "keyframe_requests", "nacks_sent", "retransmissions",
@@ -27,6 +29,7 @@ class SfuMetrics:
         self.registry = registry
         # counts of closed producers/consumers, so exported counters never go down
         self.retired: dict[str, int] = dict.fromkeys(TOTALS, 0)
+        self.feedback_received: dict[str, int] = dict.fromkeys(FEEDBACK_KINDS, 0)
 
     def watch(self, snapshot: Callable[[], dict[str, Any]]) -> None:
         """Expose live figures read from the rooms at scrape time (no per-packet metric updates)."""
@@ -57,3 +60,7 @@ class _SnapshotCollector(Collector):
             ("retransmissions", "Packets resent to subscribers in answer to NACKs"),
         ):
             yield CounterMetricFamily(f"sfu_{name}", help_text, value=data["totals"][name])
+        received = CounterMetricFamily("sfu_rtcp_feedback_received", "RTCP feedback from subscribers", labels=["type"])
+        for kind, count in data["feedback_received"].items():
+            received.add_metric([kind], count)
+        yield received

@@ -127,7 +127,8 @@ class Participant:
                 raise MediaError("bad_request", f"at most {self.settings.max_tracks_per_participant} published tracks")
             self._check_codecs(parsed)
             if self.connection is None:
-                self.connection = Connection(self.id, self.forwarding, self._connection_failed)
+                self.connection = Connection(self.id, self.forwarding, self._connection_failed,
+                                             self.metrics.feedback_received)
             pc = self.connection.pc
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=description["sdp"], type="offer"))

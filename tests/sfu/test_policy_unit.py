@@ -16,8 +16,9 @@ from aiortc.sdp import SessionDescription
 from sfu import codecs as policy
 from sfu.api import MediaError
 from sfu.config import Settings, load_settings, parse_port_range
-from sfu.ice import announce_addresses, ice_servers_for_client, install_ice_policy
+from sfu.ice import announce_addresses, install_ice_policy
 from sfu.participant import _assign_sources
+from signaling.ice import ice_servers
 
 VIDEO = list(CODECS["video"])
 
@@ -92,7 +93,7 @@ def test_announce_rewrites_host_candidates_only() -> None:
 
 def test_turn_credentials_follow_the_coturn_rest_scheme() -> None:
     settings = Settings(turn_urls=("turn:turn.example:3478",), turn_secret="s3cret", stun_urls=("stun:s:3478",))
-    servers = ice_servers_for_client(settings, "user-1")
+    servers = ice_servers(settings, "user-1")
     assert servers[0] == {"urls": ["stun:s:3478"]}
     turn = servers[1]
     expiry, user = turn["username"].split(":")

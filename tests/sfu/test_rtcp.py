@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 import uuid
 from typing import Any
 
@@ -41,6 +42,13 @@ class TransportTap:
 
         dtls._handle_rtp_data = on_rtp
         dtls._handle_rtcp_data = on_rtcp
+
+
+def metric_values(server: ServerProcess) -> dict[str, float]:
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
 
 
 def consumer_ssrcs(client: SfuClient, publisher: str) -> dict[str, int]:
@@ -110,6 +118,11 @@ async def test_keyframe_request_reaches_the_publisher(sfu_server: ServerProcess)
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.2)
         assert 1 <= len(requests) <= 4, requests
+        metrics = metric_values(sfu_server)
+        assert metrics['sfu_rtcp_feedback_received_total{type="pli"}'] >= 20
+        assert metrics["sfu_keyframe_requests_total"] >= 1 and metrics["sfu_forwarded_packets_total"] > 0
+        assert metrics['sfu_negotiation_seconds_count{initiator="server"}'] >= 2
+        assert metrics['sfu_connections{dtls_state="connected",ice_state="completed"}'] == 2
     finally:
         await asyncio.gather(alice.close(), bob.close())
 
