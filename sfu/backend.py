@@ -59,6 +59,8 @@ class SfuBackend:
             if had_media:
                 room.producers_changed(f"{participant_id} left")
         room.speaker.remove(participant_id)
+        if room.active_speaker == participant_id:
+            room.active_speaker = None  # the next dominant speaker is announced by the watcher
         if not room.participants:
             del self.rooms[room_id]
             await room.close()

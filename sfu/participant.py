@@ -144,6 +144,7 @@ class Participant:
                 lock_transceiver(transceiver)
             self.connection.attach()
             await self._apply_pending_candidates()
+            first_offer = not self.client_offered
             self.client_offered = True
             self.metrics.negotiation_seconds.labels("client").observe(time.monotonic() - started)
             await self.room.notifier.to_participant(self.id, "video:answer", {
@@ -155,6 +156,10 @@ class Participant:
                     for mid, p in self.published.items() if not p.producer.closed
                 ],
             })
+        if first_offer and self.room.active_speaker is not None:
+            # speaker changes go to the room as they happen; a newcomer needs the current one
+            await self.room.notifier.to_participant(self.id, "video:active-speaker", {
+                "roomId": self.room.id, "participantId": self.room.active_speaker})
         if changed:
             self.room.producers_changed(f"tracks of {self.id}")
         else:

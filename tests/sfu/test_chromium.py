@@ -62,5 +62,9 @@ async def test_two_browsers_and_an_aiortc_client(sfu_server: ServerProcess) -> N
 
             await wait_until(aiortc_sees_both, timeout=20)
             assert not client.errors
+            # the browsers' fake microphones beep: audio levels (RFC 6464) make one of them the speaker,
+            # and the late-joining aiortc client is told who it is
+            await wait_until(lambda: bool(client.events["video:active-speaker"]), timeout=10)
+            assert client.events["video:active-speaker"][-1]["participantId"] in ids
         finally:
             await client.close()
