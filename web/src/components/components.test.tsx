@@ -1,0 +1,171 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import type { ChatMessage, Participant } from "../lib/protocol";
+import { ChatPanel } from "./ChatPanel";
+import { ControlBar, shortcutFor } from "./ControlBar";
+import { ParticipantList } from "./ParticipantList";
+import { VideoTile } from "./VideoTile";
+
+const person = (id: string, extra: Partial<Participant> = {}): Participant => ({
+  participantId: id,
+  userId: `u-${id}`,
+  displayName: `Person ${id}`,
+  audio: true,
+  video: true,
+  screen: false,
+  joinedAt: 1,
+  ...extra,
+});
+
+const barProps = {
+  audio: true,
+  video: true,
+  screen: false,
+  listener: false,
+  hasMicrophone: true,
+  chatOpen: false,
+  unread: 0,
+  participantsOpen: false,
+  participantCount: 3,
+  busy: {},
+};
+
+describe("ControlBar", () => {
+  it("is a row of labelled buttons with shortcuts in their tooltips", () => {
+    const onAction = vi.fn();
+    render(<ControlBar {...barProps} onAction={onAction} />);
+    const buttons = screen.getAllByRole("button");
+    expect(buttons.map((b) => b.getAttribute("aria-label"))).toEqual([
+      "Mute microphone",
+      "Turn camera off",
+      "Share screen",
+      "Settings",
+      "Chat",
+      "Participants (3)",
+      "Leave call",
+    ]);
+    for (const b of buttons) {
+      expect(b.tagName).toBe("BUTTON");
+      expect(b.getAttribute("title")).toMatch(/^.+ \(.+\)$/);
+    }
+    fireEvent.click(screen.getByRole("button", { name: "Mute microphone" }));
+    fireEvent.click(screen.getByRole("button", { name: "Leave call" }));
+    expect(onAction.mock.calls).toEqual([["microphone"], ["leave"]]);
+  });
+
+  it("reflects state: muted, camera off, sharing, unread chat, listener", () => {
+    const { rerender } = render(
+      <ControlBar {...barProps} audio={false} video={false} screen unread={4} onAction={() => undefined} />,
+    );
+    expect(screen.getByRole("button", { name: "Unmute microphone" })).toBeTruthy();
+    expect(screen.getByRole("button", { name: "Turn camera on" })).toBeTruthy();
+    expect(screen.getByRole("button", { name: "Stop sharing screen" }).getAttribute("aria-pressed")).toBe("true");
+    expect(screen.getByRole("button", { name: "Chat, 4 unread" })).toBeTruthy();
+    expect(screen.getByTestId("unread-count").textContent).toBe("4");
+    rerender(<ControlBar {...barProps} listener onAction={() => undefined} />);
+    expect((screen.getByRole("button", { name: "Share screen" }) as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByRole("button", { name: "Mute microphone" }) as HTMLButtonElement).disabled).toBe(true);
+  });
+});
+
+describe("shortcutFor", () => {
+  const key = (k: string, mods: Partial<{ ctrlKey: boolean; metaKey: boolean; altKey: boolean; shiftKey: boolean }> = {}) =>
+    shortcutFor({ key: k, ctrlKey: false, metaKey: false, altKey: false, shiftKey: false, ...mods });
+  it("maps single keys, needs Shift for leave, ignores modified keys", () => {
+    expect(key("m")).toBe("microphone");
+    expect(key("M")).toBe("microphone");
+    expect(key("v")).toBe("camera");
+    expect(key("s")).toBe("screen");
+    expect(key("c")).toBe("chat");
+    expect(key("p")).toBe("participants");
+    expect(key(",")).toBe("settings");
+    expect(key("l")).toBeNull();
+    expect(key("L", { shiftKey: true })).toBe("leave");
+    expect(key("m", { ctrlKey: true })).toBeNull();
+    expect(key("x")).toBeNull();
+  });
+});
+
+describe("VideoTile", () => {
+  it("shows initials instead of a black box when the camera is off, and the muted state", () => {
+    render(<VideoTile participant={person("a", { displayName: "Ada Lovelace", audio: false, video: false })} track={null} isSelf={false} speaking={false} />);
+    const tile = screen.getByTestId("tile");
+    expect(tile.getAttribute("data-video")).toBe("off");
+    expect(tile.getAttribute("data-audio")).toBe("off");
+    expect(tile.textContent).toContain("AL");
+    expect(screen.getByRole("img", { name: "Microphone muted" })).toBeTruthy();
+    expect(screen.getByRole("img", { name: "Camera off" })).toBeTruthy();
+    expect(tile.querySelector("video")).toBeNull();
+  });
+
+  it("marks the speaker and names our own tile", () => {
+    render(<VideoTile participant={person("me", { displayName: "Me" })} track={null} isSelf speaking />);
+    const tile = screen.getByTestId("tile");
+    expect(tile.getAttribute("data-speaking")).toBe("true");
+    expect(tile.getAttribute("aria-label")).toBe("Me (you)");
+  });
+});
+
+describe("ChatPanel", () => {
+  const message = (text: string): ChatMessage => ({
+    roomId: "r",
+    messageId: "m1",
+    clientMsgId: "c1",
+    from: { participantId: "x", userId: "u-x", displayName: "<i>Mallory</i>" },
+    text,
+    sentAt: Date.now(),
+  });
+
+  it("renders text as text, never as HTML", () => {
+    const { container } = render(
+      <ChatPanel messages={[message('<img src=x onerror="alert(1)"><b>bold</b>')]} selfId="me" onSend={async () => null} onClose={() => undefined} />,
+    );
+    expect(screen.getByTestId("chat-text").textContent).toBe('<img src=x onerror="alert(1)"><b>bold</b>');
+    expect(container.querySelector("img, b, i")).toBeNull();
+    expect(container.textContent).toContain("<i>Mallory</i>");
+  });
+
+  it("sends trimmed text on Enter with a fresh clientMsgId and clears the box", async () => {
+    const onSend = vi.fn(async () => null);
+    render(<ChatPanel messages={[]} selfId="me" onSend={onSend} onClose={() => undefined} />);
+    const box = screen.getByLabelText("Message");
+    fireEvent.change(box, { target: { value: "  hello  " } });
+    fireEvent.keyDown(box, { key: "Enter" });
+    await waitFor(() => expect(onSend).toHaveBeenCalledTimes(1));
+    const [text, id] = onSend.mock.calls[0] as unknown as [string, string];
+    expect(text).toBe("hello");
+    expect(id).toMatch(/.{8,}/);
+    await waitFor(() => expect((box as HTMLTextAreaElement).value).toBe(""));
+  });
+
+  it("keeps the text and says why when sending fails", async () => {
+    render(
+      <ChatPanel messages={[]} selfId="me" onSend={async () => ({ code: "rate_limited", message: "slow down" })} onClose={() => undefined} />,
+    );
+    const box = screen.getByLabelText("Message");
+    fireEvent.change(box, { target: { value: "hi" } });
+    fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    expect((await screen.findByRole("alert")).textContent).toContain("Too many requests");
+    expect((box as HTMLTextAreaElement).value).toBe("hi");
+  });
+});
+
+describe("ParticipantList", () => {
+  it("lists who is in the call with their media state, and who is online elsewhere", () => {
+    render(
+      <ParticipantList
+        participants={[person("me", { displayName: "Me" }), person("b", { displayName: "Bea", audio: false, screen: true })]}
+        selfId="me"
+        presence={[
+          { userId: "u-b", displayName: "Bea" },
+          { userId: "u-z", displayName: "Zed" },
+        ]}
+        onClose={() => undefined}
+      />,
+    );
+    const rows = screen.getAllByTestId("participant");
+    expect(rows.map((r) => r.textContent)).toEqual(["Me (you)", "BeaSharing"]);
+    expect(screen.getAllByRole("img", { name: "Microphone muted" })).toHaveLength(1);
+    expect(screen.getAllByTestId("online-user").map((r) => r.textContent)).toEqual(["Zed"]);
+  });
+});

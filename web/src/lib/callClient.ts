@@ -1,0 +1,655 @@
+// One call: a Socket.IO connection, one RTCPeerConnection to the SFU, local media and the negotiation queue.
+// React components observe it through the callbacks; all server state goes through the room reducer.
+import { io, type Socket } from "socket.io-client";
+import { getCamera, getScreen, MediaAccessError } from "./media";
+import { Negotiator } from "./negotiation";
+import type {
+  Ack,
+  ActiveSpeaker,
+  ChatMessage,
+  ErrorEvent,
+  MediaSource,
+  MediaStateChanged,
+  Participant,
+  PresenceUser,
+  ProtocolError,
+  RoomState,
+  ServerAnswer,
+  ServerCandidate,
+  ServerOffer,
+  ServerTrack,
+  UserJoined,
+  UserLeft,
+} from "./protocol";
+import { describeError, SFU_PEER } from "./protocol";
+import type { CallAction } from "./roomState";
+import { mapTracksToParticipants, publishedTracks, sameRemoteMedia, type ReceivedTrack, type RemoteMediaMap } from "./tracks";
+
+export type RemoteTracks = RemoteMediaMap<MediaStreamTrack>;
+
+export interface JoinOptions {
+  serverUrl: string;
+  roomId: string;
+  displayName: string;
+  userId: string;
+  token: string | null;
+  listener: boolean;
+  /** Local tracks from the pre-join screen (null when absent). */
+  microphone: MediaStreamTrack | null;
+  camera: MediaStreamTrack | null;
+  audioEnabled: boolean;
+  videoEnabled: boolean;
+  cameraId: string | null;
+}
+
+export interface CallCallbacks {
+  dispatch(action: CallAction): void;
+  onRemoteTracks(tracks: RemoteTracks): void;
+  onLocalTracks(local: LocalTracks): void;
+  onMediaProblem(message: string | null): void;
+  onConnectionState(state: RTCPeerConnectionState | "none"): void;
+  onConnectError(message: string): void;
+}
+
+export interface LocalTracks {
+  microphone: MediaStreamTrack | null;
+  camera: MediaStreamTrack | null;
+  screen: MediaStreamTrack | null;
+}
+
+export interface InboundStat {
+  mid: string | null;
+  kind: string;
+  participantId: string | null;
+  source: MediaSource | null;
+  bitrateKbps: number;
+  packetsReceived: number;
+  packetsLost: number;
+  lossPercent: number;
+  framesDecoded: number | null;
+  frameWidth: number | null;
+  jitterMs: number | null;
+}
+
+const ACK_TIMEOUT_MS = 8000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("timeout")), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+export class CallClient {
+  readonly socket: Socket;
+  private pc: RTCPeerConnection | null = null;
+  private negotiator: Negotiator | null = null;
+  private sources = new Map<RTCRtpTransceiver, MediaSource>();
+  private transceivers: Partial<Record<MediaSource, RTCRtpTransceiver>> = {};
+  private received: ReceivedTrack<MediaStreamTrack>[] = [];
+  private serverTracks: ServerTrack[] | null = [];
+  private remote: RemoteTracks = {};
+  private local: LocalTracks;
+  private joined = false;
+  private leaving = false;
+  private rejoining = false;
+  private selfId: string | null = null;
+  private audioEnabled: boolean;
+  private videoEnabled: boolean;
+  private screenActive = false;
+  private statsPrev = new Map<string, { bytes: number; at: number }>();
+  private levels = new Map<string, number>();
+  private pcFailTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly log: string[] = [];
+
+  constructor(
+    private readonly opts: JoinOptions,
+    private readonly cb: CallCallbacks,
+  ) {
+    this.local = { microphone: opts.microphone, camera: opts.camera, screen: null };
+    this.audioEnabled = opts.audioEnabled && !!opts.microphone;
+    this.videoEnabled = opts.videoEnabled && !!opts.camera;
+    if (opts.microphone) opts.microphone.enabled = this.audioEnabled;
+    this.socket = io(opts.serverUrl, {
+      path: "/socket.io",
+      auth: opts.token ? { token: opts.token } : { name: opts.displayName, userId: opts.userId },
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 4000,
+      autoConnect: false,
+    });
+    this.bindSocket();
+  }
+
+  get roomId(): string {
+    return this.opts.roomId;
+  }
+
+  get participantId(): string | null {
+    return this.selfId;
+  }
+
+  get peerConnection(): RTCPeerConnection | null {
+    return this.pc;
+  }
+
+  get negotiationCounters(): Negotiator["counters"] | null {
+    return this.negotiator?.counters ?? null;
+  }
+
+  start(): void {
+    this.cb.dispatch({ type: "connecting" });
+    this.socket.connect();
+  }
+
+  private trace(message: string): void {
+    const line = `${new Date().toISOString().slice(11, 23)} ${message}`;
+    this.log.push(line);
+    if (this.log.length > 300) this.log.shift();
+  }
+
+  private async request<T extends object = object>(event: string, payload: unknown, timeoutMs = ACK_TIMEOUT_MS): Promise<Ack<T>> {
+    try {
+      return (await this.socket.timeout(timeoutMs).emitWithAck(event, payload)) as Ack<T>;
+    } catch (err) {
+      return { ok: false, error: { code: "internal", message: `no reply to ${event} (${String(err)})` } };
+    }
+  }
+
+  private bindSocket(): void {
+    const s = this.socket;
+    s.on("connect", () => {
+      this.trace(`socket connected ${s.id ?? ""}`);
+      void this.joinRoom();
+    });
+    s.on("connect_error", (err: Error & { data?: unknown }) => {
+      this.trace(`connect_error ${err.message}`);
+      // The server refused us (auth): socket.io will not retry by itself; tell the user in words.
+      if (!s.active) this.cb.onConnectError(err.message || "The server refused the connection.");
+      else if (this.joined) this.cb.dispatch({ type: "reconnecting" });
+    });
+    s.on("disconnect", (reason) => {
+      this.trace(`socket disconnected: ${reason}`);
+      if (this.leaving) return;
+      this.cb.dispatch({ type: "reconnecting" });
+      this.teardownPeer();
+      if (reason === "io server disconnect") s.connect();
+    });
+    s.on("video:room-state", (rs: RoomState) => {
+      if (rs.roomId === this.opts.roomId && this.selfId === rs.you?.participantId) this.applyRoomState(rs);
+    });
+    s.on("video:user-joined", (e: UserJoined) => this.cb.dispatch({ type: "user-joined", event: e }));
+    s.on("video:user-left", (e: UserLeft) => this.cb.dispatch({ type: "user-left", event: e }));
+    s.on("video:media-state-changed", (e: MediaStateChanged) => this.cb.dispatch({ type: "media-state", event: e }));
+    s.on("video:active-speaker", (e: ActiveSpeaker) => this.cb.dispatch({ type: "active-speaker", event: e }));
+    s.on("video:offer", (e: ServerOffer) => {
+      if (e.roomId !== this.opts.roomId || !this.negotiator) return;
+      this.trace(`server offer (${e.tracks?.length ?? 0} tracks)`);
+      this.negotiator.handleServerOffer(e.description, e.tracks);
+    });
+    s.on("video:answer", (e: ServerAnswer) => {
+      if (e.roomId !== this.opts.roomId || !this.negotiator) return;
+      this.trace("server answer");
+      this.negotiator.handleServerAnswer(e.description);
+    });
+    s.on("video:ice-candidate", (e: ServerCandidate) => {
+      if (e.roomId !== this.opts.roomId || !this.negotiator) return;
+      this.negotiator.handleServerCandidate(e.candidate);
+    });
+    s.on("chat:message", (m: ChatMessage) => this.cb.dispatch({ type: "chat-message", message: m }));
+    s.on("presence:online", (u: PresenceUser) => this.cb.dispatch({ type: "presence-online", user: u }));
+    s.on("presence:offline", (u: PresenceUser) => this.cb.dispatch({ type: "presence-offline", user: u }));
+    s.on("error", (e: ErrorEvent) => this.trace(`server error event ${e?.event} ${e?.code} ${e?.message}`));
+  }
+
+  private selfParticipant(): Participant {
+    return {
+      participantId: this.selfId ?? "self",
+      userId: this.opts.userId,
+      displayName: this.opts.displayName,
+      audio: this.audioEnabled,
+      video: this.videoEnabled,
+      screen: this.screenActive,
+      joinedAt: Date.now(),
+    };
+  }
+
+  private applyRoomState(rs: RoomState): void {
+    // `you` holds at least our participantId; this server sends our whole participant object.
+    const fromServer = rs.participants.find((p) => p.participantId === rs.you.participantId);
+    const you: Partial<Participant> = rs.you;
+    const self: Participant = fromServer ?? { ...this.selfParticipant(), ...you, participantId: rs.you.participantId };
+    this.cb.dispatch({ type: "room-state", state: rs, self });
+  }
+
+  private async joinRoom(): Promise<void> {
+    const ack = await this.request<RoomState>("video:join-room", {
+      roomId: this.opts.roomId,
+      displayName: this.opts.displayName,
+      audio: this.audioEnabled,
+      video: this.videoEnabled,
+      topology: "sfu",
+    });
+    if (!ack.ok) {
+      this.cb.dispatch({ type: "failed", error: describeError(ack.error) });
+      return;
+    }
+    const rs: RoomState = ack;
+    this.selfId = rs.you.participantId;
+    this.joined = true;
+    this.trace(`joined ${rs.roomId} as ${this.selfId} (${rs.topology})`);
+    this.applyRoomState(rs);
+    void this.loadChatAndPresence();
+    if (rs.topology !== "sfu") {
+      this.cb.onMediaProblem("This room was opened as a peer-to-peer (mesh) room; this page only joins SFU rooms. Chat still works.");
+      return;
+    }
+    if (this.screenActive) {
+      // We were sharing before a reconnect: tell the new session.
+      void this.request("video:start-screen-share", { roomId: this.opts.roomId });
+    }
+    this.createPeer(rs.iceServers ?? []);
+  }
+
+  private async loadChatAndPresence(): Promise<void> {
+    const history = await this.request<{ messages: ChatMessage[] }>("chat:history", { roomId: this.opts.roomId });
+    if (history.ok && Array.isArray(history.messages)) this.cb.dispatch({ type: "chat-history", messages: history.messages });
+    const presence = await this.request<{ users: PresenceUser[] }>("presence:list", {});
+    if (presence.ok && Array.isArray(presence.users)) this.cb.dispatch({ type: "presence-list", users: presence.users });
+  }
+
+  // ---- WebRTC -------------------------------------------------------------------------------------
+
+  private createPeer(iceServers: RTCIceServer[]): void {
+    this.teardownPeer();
+    const pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    this.pc = pc;
+    this.sources = new Map();
+    this.transceivers = {};
+    this.received = [];
+    this.serverTracks = [];
+    this.setRemote({});
+    const streamId = this.selfId ?? "local";
+    const stream = new MediaStream();
+    if (this.opts.listener) {
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      pc.addTransceiver("video", { direction: "recvonly" });
+    } else {
+      if (this.local.microphone) this.addSender("microphone", this.local.microphone, [stream]);
+      if (this.local.camera && this.videoEnabled) this.addSender("camera", this.local.camera, [stream]);
+      if (this.local.screen) this.addSender("screen", this.local.screen, [new MediaStream()]);
+    }
+    this.trace(`peer created (stream ${streamId})`);
+    pc.onicecandidate = (ev) => {
+      void this.request("video:ice-candidate", {
+        roomId: this.opts.roomId,
+        to: SFU_PEER,
+        candidate: ev.candidate ? ev.candidate.toJSON() : null,
+      });
+    };
+    pc.ontrack = (ev) => {
+      const track = ev.track;
+      const entry: ReceivedTrack<MediaStreamTrack> = {
+        mid: ev.transceiver.mid,
+        kind: track.kind,
+        streamIds: ev.streams.map((st) => st.id),
+        track,
+      };
+      this.received = [...this.received.filter((r) => r.track !== track), entry];
+      track.addEventListener("ended", () => {
+        this.received = this.received.filter((r) => r.track !== track);
+        this.remap();
+      });
+      this.remap();
+    };
+    pc.onconnectionstatechange = () => {
+      const st = pc.connectionState;
+      this.trace(`pc ${st}`);
+      this.cb.onConnectionState(st);
+      if (this.pcFailTimer) clearTimeout(this.pcFailTimer);
+      this.pcFailTimer = null;
+      if (st === "failed" || st === "disconnected") {
+        // Give a "disconnected" link a few seconds to come back; then rebuild the call's connection.
+        this.pcFailTimer = setTimeout(
+          () => {
+            if (this.pc === pc && (pc.connectionState === "failed" || pc.connectionState === "disconnected")) {
+              this.cb.dispatch({ type: "reconnecting" });
+              void this.rejoin();
+            }
+          },
+          st === "failed" ? 500 : 5000,
+        );
+      }
+    };
+    this.negotiator = new Negotiator(pc, {
+      sendOffer: (description, tracks) =>
+        this.request("video:offer", { roomId: this.opts.roomId, to: SFU_PEER, description, tracks }),
+      sendAnswer: (description) => this.request("video:answer", { roomId: this.opts.roomId, to: SFU_PEER, description }),
+      describeTracks: () =>
+        publishedTracks(
+          pc.getTransceivers().map((t) => ({ mid: t.mid, direction: t.direction, source: this.sources.get(t) })),
+        ),
+      onServerTracks: (tracks) => {
+        this.serverTracks = tracks;
+        // Transceivers may have been re-targeted; refresh mids of what we received.
+        this.received = this.received.map((r) => {
+          const t = pc.getTransceivers().find((x) => x.receiver.track === r.track);
+          return t ? { ...r, mid: t.mid } : r;
+        });
+        this.remap();
+      },
+      onError: (error: ProtocolError) => {
+        this.trace(`negotiation error ${error.code} ${error.message}`);
+        this.cb.onMediaProblem(`Audio and video are not connected: ${describeError(error)}`);
+      },
+      onSettled: () => this.cb.onMediaProblem(null),
+      log: (m) => this.trace(m),
+    });
+    this.cb.onConnectionState(pc.connectionState);
+    this.negotiator.requestOffer();
+  }
+
+  private addSender(source: MediaSource, track: MediaStreamTrack, streams: MediaStream[]): RTCRtpTransceiver {
+    const pc = this.pc!;
+    const existing = this.transceivers[source];
+    if (existing && existing.currentDirection !== "stopped") {
+      void existing.sender.replaceTrack(track);
+      existing.direction = "sendonly";
+      return existing;
+    }
+    const t = pc.addTransceiver(track, { direction: "sendonly", streams });
+    if (source === "camera") preferCodecs(t);
+    this.sources.set(t, source);
+    this.transceivers[source] = t;
+    return t;
+  }
+
+  private remap(): void {
+    this.setRemote(mapTracksToParticipants(this.serverTracks, this.received, this.selfId));
+  }
+
+  private setRemote(next: RemoteTracks): void {
+    if (sameRemoteMedia(this.remote, next)) return;
+    this.remote = next;
+    this.cb.onRemoteTracks(next);
+  }
+
+  private teardownPeer(): void {
+    this.negotiator?.close();
+    this.negotiator = null;
+    if (this.pcFailTimer) clearTimeout(this.pcFailTimer);
+    this.pcFailTimer = null;
+    if (this.pc) {
+      this.pc.onicecandidate = null;
+      this.pc.ontrack = null;
+      this.pc.onconnectionstatechange = null;
+      this.pc.close();
+      this.pc = null;
+      this.cb.onConnectionState("none");
+    }
+    this.setRemote({});
+  }
+
+  /** Leave and join again with the same media (after a failed WebRTC connection). */
+  async rejoin(): Promise<void> {
+    if (this.rejoining || this.leaving) return;
+    this.rejoining = true;
+    try {
+      this.teardownPeer();
+      await this.request("video:leave-room", { roomId: this.opts.roomId });
+      await this.joinRoom();
+    } finally {
+      this.rejoining = false;
+    }
+  }
+
+  // ---- Controls ---------------------------------------------------------------------------------
+
+  async setAudioEnabled(enabled: boolean): Promise<string | null> {
+    if (!this.local.microphone) return "No microphone is connected.";
+    const ack = await this.request("video:toggle-audio", { roomId: this.opts.roomId, enabled });
+    if (!ack.ok) return describeError(ack.error);
+    this.audioEnabled = enabled;
+    this.local.microphone.enabled = enabled;
+    return null;
+  }
+
+  async setVideoEnabled(enabled: boolean): Promise<string | null> {
+    if (this.opts.listener) return "Listeners do not send video.";
+    if (enabled) {
+      let track: MediaStreamTrack;
+      try {
+        track = await getCamera(this.opts.cameraId);
+      } catch (err) {
+        return err instanceof MediaAccessError ? err.message : String(err);
+      }
+      this.local.camera?.stop();
+      this.local.camera = track;
+      const hadSender = !!this.transceivers.camera;
+      if (this.pc) {
+        this.addSender("camera", track, [new MediaStream()]);
+        if (!hadSender) this.negotiator?.requestOffer();
+      }
+      this.cb.onLocalTracks({ ...this.local });
+      const ack = await this.request("video:toggle-video", { roomId: this.opts.roomId, enabled: true });
+      if (!ack.ok) return describeError(ack.error);
+      this.videoEnabled = true;
+      return null;
+    }
+    const ack = await this.request("video:toggle-video", { roomId: this.opts.roomId, enabled: false });
+    if (!ack.ok) return describeError(ack.error);
+    this.videoEnabled = false;
+    // Turn the camera off for real (its light too); the sender keeps its m-line for a quick return.
+    const t = this.transceivers.camera;
+    if (t) await t.sender.replaceTrack(null);
+    this.local.camera?.stop();
+    this.local.camera = null;
+    this.cb.onLocalTracks({ ...this.local });
+    return null;
+  }
+
+  async startScreenShare(): Promise<string | null> {
+    if (this.opts.listener) return "Listeners cannot share their screen.";
+    if (this.screenActive) return null;
+    let track: MediaStreamTrack;
+    try {
+      track = await getScreen();
+    } catch (err) {
+      return err instanceof MediaAccessError ? err.message : String(err);
+    }
+    const ack = await this.request("video:start-screen-share", { roomId: this.opts.roomId });
+    if (!ack.ok) {
+      track.stop();
+      return describeError(ack.error);
+    }
+    this.screenActive = true;
+    this.local.screen = track;
+    track.addEventListener("ended", () => void this.stopScreenShare());
+    if (this.pc) {
+      const t = this.addSender("screen", track, [new MediaStream()]);
+      const withStreams = t.sender as RTCRtpSender & { setStreams?: (...s: MediaStream[]) => void };
+      withStreams.setStreams?.(new MediaStream());
+      this.negotiator?.requestOffer();
+    }
+    this.cb.onLocalTracks({ ...this.local });
+    return null;
+  }
+
+  async stopScreenShare(): Promise<string | null> {
+    if (!this.screenActive) return null;
+    this.screenActive = false;
+    const track = this.local.screen;
+    this.local.screen = null;
+    const t = this.transceivers.screen;
+    if (t && this.pc) {
+      await t.sender.replaceTrack(null);
+      t.direction = "inactive";
+      this.negotiator?.requestOffer();
+    }
+    track?.stop();
+    this.cb.onLocalTracks({ ...this.local });
+    const ack = await this.request("video:stop-screen-share", { roomId: this.opts.roomId });
+    return ack.ok ? null : describeError(ack.error);
+  }
+
+  async switchCamera(deviceId: string): Promise<string | null> {
+    this.opts.cameraId = deviceId;
+    if (!this.videoEnabled || this.opts.listener) return null;
+    let track: MediaStreamTrack;
+    try {
+      track = await getCamera(deviceId);
+    } catch (err) {
+      return err instanceof MediaAccessError ? err.message : String(err);
+    }
+    const old = this.local.camera;
+    this.local.camera = track;
+    await this.transceivers.camera?.sender.replaceTrack(track);
+    old?.stop();
+    this.cb.onLocalTracks({ ...this.local });
+    return null;
+  }
+
+  async switchMicrophone(track: MediaStreamTrack): Promise<void> {
+    const old = this.local.microphone;
+    track.enabled = this.audioEnabled;
+    this.local.microphone = track;
+    if (this.transceivers.microphone) await this.transceivers.microphone.sender.replaceTrack(track);
+    else if (this.pc && !this.opts.listener) {
+      this.addSender("microphone", track, [new MediaStream()]);
+      this.negotiator?.requestOffer();
+    }
+    old?.stop();
+    this.cb.onLocalTracks({ ...this.local });
+  }
+
+  async sendChat(text: string, clientMsgId: string): Promise<ProtocolError | null> {
+    // Retries reuse the clientMsgId, so the server delivers the message once.
+    let last: ProtocolError | null = null;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const ack = await this.request<{ message: ChatMessage }>("chat:send", { roomId: this.opts.roomId, text, clientMsgId });
+      if (ack.ok) {
+        if (ack.message) this.cb.dispatch({ type: "chat-message", message: ack.message });
+        return null;
+      }
+      last = ack.error;
+      if (ack.error.code !== "internal" && ack.error.code !== "rate_limited") break;
+      await new Promise((r) => setTimeout(r, 600 * (attempt + 1)));
+    }
+    return last;
+  }
+
+  async leave(): Promise<void> {
+    this.leaving = true;
+    this.teardownPeer();
+    if (this.socket.connected) {
+      await withTimeout(this.request("video:leave-room", { roomId: this.opts.roomId }, 2000), 2500).catch(() => undefined);
+    }
+    this.socket.disconnect();
+    this.releaseLocal();
+    this.cb.dispatch({ type: "left" });
+  }
+
+  releaseLocal(): void {
+    this.local.microphone?.stop();
+    this.local.camera?.stop();
+    this.local.screen?.stop();
+  }
+
+  /** Destroy without ceremony (component unmount). */
+  dispose(): void {
+    this.leaving = true;
+    this.teardownPeer();
+    this.socket.disconnect();
+    this.releaseLocal();
+  }
+
+  get localTracks(): LocalTracks {
+    return { ...this.local };
+  }
+
+  get remoteTracks(): RemoteTracks {
+    return this.remote;
+  }
+
+  /** Per received track: bitrate, loss and frames, from getStats(). */
+  async inboundStats(): Promise<InboundStat[]> {
+    const pc = this.pc;
+    if (!pc) return [];
+    const report = await pc.getStats();
+    const now = performance.now();
+    const out: InboundStat[] = [];
+    const byMid = new Map((this.serverTracks ?? []).map((t) => [t.mid, t]));
+    report.forEach((s: Record<string, unknown>) => {
+      if (s["type"] !== "inbound-rtp") return;
+      const id = String(s["id"]);
+      const bytes = Number(s["bytesReceived"] ?? 0);
+      const prev = this.statsPrev.get(id);
+      this.statsPrev.set(id, { bytes, at: now });
+      const bitrate = prev && now > prev.at ? ((bytes - prev.bytes) * 8) / (now - prev.at) : 0;
+      const mid = typeof s["mid"] === "string" ? (s["mid"] as string) : null;
+      const listed = mid ? byMid.get(mid) : undefined;
+      const received = Number(s["packetsReceived"] ?? 0);
+      const lost = Math.max(0, Number(s["packetsLost"] ?? 0));
+      out.push({
+        mid,
+        kind: String(s["kind"] ?? ""),
+        participantId: listed?.participantId ?? null,
+        source: listed?.source ?? null,
+        bitrateKbps: Math.max(0, Math.round(bitrate)),
+        packetsReceived: received,
+        packetsLost: lost,
+        lossPercent: received + lost > 0 ? (100 * lost) / (received + lost) : 0,
+        framesDecoded: typeof s["framesDecoded"] === "number" ? (s["framesDecoded"] as number) : null,
+        frameWidth: typeof s["frameWidth"] === "number" ? (s["frameWidth"] as number) : null,
+        jitterMs: typeof s["jitter"] === "number" ? Math.round((s["jitter"] as number) * 1000) : null,
+      });
+    });
+    return out;
+  }
+
+  /**
+   * Loudest remote participant from RTP audio levels (`getSynchronizationSources()`), the fallback for a
+   * server that has not named an active speaker. Levels decay instead of dropping at once, so short
+   * syllables (or the fake microphone's beeps) between two polls still count.
+   */
+  loudestRemote(threshold = 0.02): string | null {
+    const pc = this.pc;
+    if (!pc) return null;
+    let best: string | null = null;
+    let bestLevel = threshold;
+    const receivers = pc.getReceivers();
+    for (const [pid, media] of Object.entries(this.remote)) {
+      if (!media.audio) continue;
+      const receiver = receivers.find((r) => r.track === media.audio);
+      const now = receiver?.getSynchronizationSources?.()[0]?.audioLevel ?? 0;
+      const level = Math.max(now, (this.levels.get(pid) ?? 0) * 0.85);
+      this.levels.set(pid, level);
+      if (level > bestLevel) {
+        best = pid;
+        bestLevel = level;
+      }
+    }
+    return best;
+  }
+}
+
+/** Prefer VP8 (the SFU's preferred codec) on a video transceiver, keeping the rest as fallbacks. */
+function preferCodecs(t: RTCRtpTransceiver): void {
+  try {
+    const caps = RTCRtpReceiver.getCapabilities?.("video");
+    if (!caps || !t.setCodecPreferences) return;
+    const vp8 = caps.codecs.filter((c) => c.mimeType.toLowerCase() === "video/vp8");
+    const rest = caps.codecs.filter((c) => c.mimeType.toLowerCase() !== "video/vp8");
+    if (vp8.length) t.setCodecPreferences([...vp8, ...rest]);
+  } catch {
+    /* keep the browser's order */
+  }
+}

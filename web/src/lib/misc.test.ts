@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { gridColumns, pageItems, pageSizeFor } from "./layout";
+import { rmsLevel } from "./media";
+import { describeError, slugRoomId } from "./protocol";
+import { parseRoute, roomPath } from "./route";
+
+describe("routes", () => {
+  it("parses / and /r/<room> with an optional token", () => {
+    expect(parseRoute("/", "")).toEqual({ page: "home" });
+    expect(parseRoute("/r/study-1", "")).toEqual({ page: "room", roomId: "study-1", token: null });
+    expect(parseRoute("/r/study-1/", "?token=abc.def")).toEqual({ page: "room", roomId: "study-1", token: "abc.def" });
+    expect(parseRoute("/r/bad%20room", "")).toEqual({ page: "home" });
+    expect(parseRoute(`/r/${"x".repeat(65)}`, "")).toEqual({ page: "home" });
+    expect(roomPath("a_b", "t k")).toBe("/r/a_b?token=t%20k");
+  });
+
+  it("turns free text into a room id", () => {
+    expect(slugRoomId("  Linear algebra 101! ")).toBe("Linear-algebra-101");
+    expect(slugRoomId("ünïcode")).toBe("ncode");
+    expect(slugRoomId("x".repeat(100))).toHaveLength(64);
+  });
+
+  it("describes errors in words", () => {
+    expect(describeError({ code: "room_full", message: "" })).toBe("The room is full.");
+    expect(describeError({ code: "forbidden", message: "token" })).toContain("not allowed");
+    expect(describeError(null)).toBe("Something went wrong.");
+  });
+});
+
+describe("layout", () => {
+  it("pages tiles", () => {
+    const items = Array.from({ length: 30 }, (_, i) => i);
+    expect(pageItems(items, 25, 0).items).toHaveLength(25);
+    expect(pageItems(items, 25, 1)).toMatchObject({ items: [25, 26, 27, 28, 29], page: 1, pages: 2 });
+    expect(pageItems(items, 25, 9).page).toBe(1);
+    expect(pageItems([], 25, 0)).toMatchObject({ items: [], page: 0, pages: 1 });
+  });
+
+  it("chooses page sizes and columns that keep tiles usable", () => {
+    expect(pageSizeFor(400, 800)).toBe(6);
+    expect(pageSizeFor(1920, 1080)).toBe(25);
+    expect(gridColumns(1, 1.6)).toBe(1);
+    expect(gridColumns(2, 1.6)).toBe(2);
+    expect(gridColumns(4, 1.6)).toBe(2);
+    expect(gridColumns(25, 1.6)).toBe(5);
+    expect(gridColumns(3, 0.6)).toBe(1); // a tall phone screen stacks
+  });
+});
+
+describe("rmsLevel", () => {
+  it("is 0 for silence and grows with amplitude", () => {
+    expect(rmsLevel(new Uint8Array(64).fill(128))).toBe(0);
+    const loud = Uint8Array.from({ length: 64 }, (_, i) => (i % 2 ? 228 : 28));
+    expect(rmsLevel(loud)).toBeGreaterThan(0.5);
+    expect(rmsLevel(new Uint8Array())).toBe(0);
+  });
+});
