@@ -27,7 +27,9 @@ def create_app(settings: Settings) -> web.Application:
     client_manager = None
     if settings.redis_url:
         client_manager = socketio.AsyncRedisManager(
-            settings.redis_url, redis_options={"socket_timeout": None}
+            settings.redis_url,
+            channel=f"{settings.redis_prefix}socketio",  # deployments sharing one Redis stay apart
+            redis_options={"socket_timeout": None},  # redis-py 8: listen() breaks with a timeout
         )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",

@@ -6,6 +6,7 @@ path is in memory); signaling makes sure a room's members reach the process that
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import Counter
@@ -120,6 +121,8 @@ class SfuBackend:
             "forwardedPackets": snap["totals"]["forwarded_packets"],
             # aiortc names its decoder threads "<kind>-decoder"; forwarding mode must have none
             "decoderThreads": sum(1 for t in threading.enumerate() if t.name.endswith("-decoder")),
+            # every task of the process (signaling included): a leak of per-participant tasks shows here
+            "tasks": len(asyncio.all_tasks()),
         }
 
     async def close(self) -> None:

@@ -110,7 +110,7 @@ def redis_server() -> Iterator[str]:
         return
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError("no Redis at %s and no redis-server binary (apt-get install redis-server)" % url)
+        raise RuntimeError(f"no Redis at {url} and no redis-server binary (apt-get install redis-server)")
     port = free_port()
     proc = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],

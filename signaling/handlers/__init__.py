@@ -1,0 +1,1 @@
+"""Client event handlers by domain, like the original server: video, chat, presence, plus connections."""
