@@ -98,6 +98,7 @@ async def test_hundred_join_leave_cycles_leave_nothing_behind(server: ServerProc
             if cycle == 9:
                 await asyncio.sleep(1.0)
                 baseline = process_resources(server.process.pid)
+                baseline["tasks"] = health(server)["media"]["tasks"]
         await wait_until(lambda: health(server)["media"]["connections"] == 1, timeout=10)
         await asyncio.sleep(2.0)
         after = process_resources(server.process.pid)
@@ -108,6 +109,7 @@ async def test_hundred_join_leave_cycles_leave_nothing_behind(server: ServerProc
         last_offer = host.events["video:offer"][-1]["description"]["sdp"]
         assert last_offer.count("m=") <= 2 + 2 * 17 + 2, last_offer.count("m=")
         assert after["threads"] <= baseline["threads"] + 2, (baseline, after)
+        assert media["tasks"] <= baseline["tasks"] + 3, (baseline, media)
         assert after["fds"] <= baseline["fds"] + 5, (baseline, after)
         assert after["rss_kb"] - baseline["rss_kb"] < 40_000, (baseline, after)
     finally:
