@@ -30,6 +30,7 @@ from sfu.config import Settings
 from sfu.connection import Connection, lock_transceiver
 from sfu.ice import announce_addresses
 from sfu.metrics import SfuMetrics
+from sfu.sdp import announced_ssrcs, assign_sources, fingerprints, parse_sdp
 
 if TYPE_CHECKING:
     from sfu.room import Room
@@ -103,7 +104,7 @@ class Participant:
     async def handle_offer(self, description: dict[str, str], tracks: list[dict[str, str]] | None) -> None:
         if description.get("type") != "offer":
             raise MediaError("bad_request", "description.type must be 'offer'")
-        parsed = _parse_sdp(description["sdp"])
+        parsed = parse_sdp(description["sdp"])
         if self._is_new_peer_connection(parsed):
             # the client started over with a new RTCPeerConnection (reconnect after a failure):
             # whatever the old one had pending is moot
@@ -114,7 +115,8 @@ class Participant:
                 self.room.producers_changed(f"{self.id} reconnected")
         if self.server_offer_pending:
             raise MediaError("conflict", "a server offer is pending: answer it, then send your offer again")
-        sources = _assign_sources(parsed, tracks, self.published)
+        sources = assign_sources(parsed, tracks, {mid: p.producer.source for mid, p in self.published.items()
+                                                  if not p.producer.closed})
         async with self._lock:
             if self.server_offer_pending:
                 raise MediaError("conflict", "a server offer is pending: answer it, then send your offer again")
@@ -170,7 +172,7 @@ class Participant:
         current = self.connection.pc.remoteDescription if self.connection is not None else None
         if current is None:
             return False
-        return _fingerprints(SessionDescription.parse(current.sdp)) != _fingerprints(parsed)
+        return fingerprints(SessionDescription.parse(current.sdp)) != fingerprints(parsed)
 
     def _learn_client_capabilities(self, parsed: SessionDescription) -> None:
         for media in parsed.media:
@@ -225,7 +227,7 @@ class Participant:
 
     def _publish(self, mid: str, media: MediaDescription, transceiver: RTCRtpTransceiver, source: str) -> None:
         assert self.connection is not None
-        media_ssrc, rtx_ssrc = _ssrcs(media)
+        media_ssrc, rtx_ssrc = announced_ssrcs(media)
         extensions = {ext.uri: ext.id for ext in transceiver._headerExtensions}
         if any(ext.uri == codec_policy.MID_URI for ext in transceiver._headerExtensions):
             self.connection.demux.mid_extension_id = extensions[codec_policy.MID_URI]
@@ -526,61 +528,3 @@ class Participant:
     def _local_sdp(self) -> str:
         assert self.connection is not None
         return announce_addresses(self.connection.pc.localDescription.sdp, self.settings.announce_ip)
-
-
-def _parse_sdp(text: str) -> SessionDescription:
-    try:
-        parsed = SessionDescription.parse(text)
-    except Exception as exc:
-        raise MediaError("bad_request", f"unreadable SDP: {exc}") from exc
-    if not parsed.media:
-        raise MediaError("bad_request", "the SDP has no media sections")
-    for media in parsed.media:
-        if media.kind in ("audio", "video") and media.rtp.muxId is None:
-            raise MediaError("bad_request", "every media section needs a mid (unified plan, BUNDLE)")
-    return parsed
-
-
-def _assign_sources(
-    parsed: SessionDescription, tracks: list[dict[str, str]] | None, published: dict[str, Published]
-) -> dict[str, str]:
-    """mid → source for every m-line the client sends on."""
-    declared = {t["mid"]: t["source"] for t in tracks or []}
-    sending = [m for m in parsed.media if m.kind in ("audio", "video") and m.direction in ("sendonly", "sendrecv")
-               and m.port != 0]
-    sources: dict[str, str] = {}
-    for media in sending:
-        mid = media.rtp.muxId
-        existing = published.get(mid)
-        if mid in declared:
-            source = declared[mid]
-            if (source == "microphone") != (media.kind == "audio"):
-                raise MediaError("bad_request", f"track {mid}: source {source} does not fit a {media.kind} m-line")
-        elif existing is not None and not existing.producer.closed:
-            source = existing.producer.source
-        elif media.kind == "audio":
-            source = "microphone"
-        else:
-            taken = set(sources.values()) | {p.producer.source for p in published.values() if not p.producer.closed}
-            source = "camera" if "camera" not in taken else "screen"
-        if source in sources.values():
-            raise MediaError("bad_request", f"two tracks claim source {source}")
-        sources[mid] = source
-    for mid in declared:
-        if mid not in sources:
-            raise MediaError("bad_request", f"tracks names mid {mid}, which is not a sending m-line of the offer")
-    return sources
-
-
-def _fingerprints(parsed: SessionDescription) -> set[str]:
-    return {f"{fp.algorithm} {fp.value}".lower() for m in parsed.media if m.dtls is not None
-            for fp in m.dtls.fingerprints}
-
-
-def _ssrcs(media: MediaDescription) -> tuple[int | None, int | None]:
-    for group in media.ssrc_group:
-        if group.semantic == "FID" and len(group.items) >= 2:
-            return int(group.items[0]), int(group.items[1])
-    if len(media.ssrc) == 1:
-        return media.ssrc[0].ssrc, None
-    return None, None

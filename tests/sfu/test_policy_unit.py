@@ -17,7 +17,7 @@ from sfu import codecs as policy
 from sfu.api import MediaError
 from sfu.config import Settings, load_settings, parse_port_range
 from sfu.ice import announce_addresses, install_ice_policy
-from sfu.participant import _assign_sources
+from sfu.sdp import assign_sources
 from signaling.ice import ice_servers
 
 VIDEO = list(CODECS["video"])
@@ -73,14 +73,14 @@ def test_forwarded_map_drops_mid_and_remaps() -> None:
 
 def test_sources_default_rule_and_declared_tracks() -> None:
     parsed = sdp("audio:sendrecv", "video:sendrecv", "video:sendonly")
-    assert _assign_sources(parsed, None, {}) == {"0": "microphone", "1": "camera", "2": "screen"}
+    assert assign_sources(parsed, None, {}) == {"0": "microphone", "1": "camera", "2": "screen"}
     declared = [{"mid": "1", "source": "screen"}, {"mid": "2", "source": "camera"}]
-    assert _assign_sources(parsed, declared, {}) == {"0": "microphone", "1": "screen", "2": "camera"}
+    assert assign_sources(parsed, declared, {}) == {"0": "microphone", "1": "screen", "2": "camera"}
     with pytest.raises(MediaError):
-        _assign_sources(parsed, [{"mid": "0", "source": "camera"}], {})
+        assign_sources(parsed, [{"mid": "0", "source": "camera"}], {})
     with pytest.raises(MediaError):
-        _assign_sources(parsed, [{"mid": "7", "source": "screen"}], {})
-    assert _assign_sources(sdp("audio:recvonly", "video:recvonly"), None, {}) == {}
+        assign_sources(parsed, [{"mid": "7", "source": "screen"}], {})
+    assert assign_sources(sdp("audio:recvonly", "video:recvonly"), None, {}) == {}
 
 
 def test_announce_rewrites_host_candidates_only() -> None:
@@ -123,3 +123,8 @@ async def test_ice_policy_gathers_on_configured_host_and_port_range() -> None:
         await asyncio.sleep(0)
     finally:
         aioice.ice.get_host_addresses, aioice.ice.Connection.get_component_candidates = original
+
+
+def test_reoffer_keeps_sources_already_published() -> None:
+    parsed = sdp("audio:sendrecv", "video:sendrecv", "video:sendonly")
+    assert assign_sources(parsed, None, {"2": "camera"}) == {"0": "microphone", "1": "screen", "2": "camera"}
