@@ -11,18 +11,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
 from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
 
 from router.consumer import Consumer
-from router.header_extensions import find_extension, read_audio_level, rewrite_extensions
+from router.header_extensions import read_audio_level, rewrite_extensions
 from router.keyframes import is_keyframe
 from router.rtcp_feedback import KeyframeRequestLimiter, RembAggregator, build_nack, build_pli, build_remb
 from router.rtp_header import RtpInfo, parse_rtp
 from router.rtx import unwrap_rtx
 
-ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
 SendBytes = Callable[[bytes], None]
@@ -89,18 +87,15 @@ class Producer:
         self._rtcp_ssrc = rtcp_ssrc
         self._is_video = kind == "video"
         self._mime = codec.mime_type
-        self._abs_send_time_id = extensions.get(ABS_SEND_TIME_URI)
         self._audio_level_id = extensions.get(AUDIO_LEVEL_URI) if kind == "audio" else None
         self._on_audio_level = on_audio_level
         self._view = _PacketView()
         self._stats: StreamStatistics | None = None
         self._nack = NackGenerator() if self._is_video else None
-        self._bwe = RemoteBitrateEstimator() if (self._is_video and self._abs_send_time_id) else None
         self._keyframes = KeyframeRequestLimiter(keyframe_interval)
         self.remb = RembAggregator(*remb_bounds)
         self._last_sr: tuple[int, int] | None = None  # (ntp, rtp timestamp) of the publisher's last SR
         self._last_sr_time: float = 0.0
-        self._own_estimate: int | None = None
         # counters for metrics
         self.packets_received = 0
         self.bytes_received = 0
@@ -156,23 +151,10 @@ class Producer:
         if self._nack is not None and self._nack.add(view):  # type: ignore[arg-type]
             self.nacks_sent += 1
             self._send_rtcp(build_nack(self._rtcp_ssrc, info.ssrc, sorted(self._nack.missing)))
-        if info.extension_profile:
-            if self._bwe is not None:
-                self._feed_bandwidth_estimator(data, info, arrival_time_ms)
-            if self._audio_level_id is not None and self._on_audio_level is not None:
-                level = read_audio_level(data, info, self._audio_level_id)
-                if level is not None:
-                    self._on_audio_level(self.participant_id, level[1], level[0], time.monotonic() * 1000.0)
-
-    def _feed_bandwidth_estimator(self, data: bytes, info: RtpInfo, arrival_time_ms: int) -> None:
-        assert self._bwe is not None and self._abs_send_time_id is not None
-        value = find_extension(data, info, self._abs_send_time_id)
-        if value is None or len(value) != 3:
-            return
-        abs_send_time = int.from_bytes(bytes(value), "big")
-        estimate = self._bwe.add(arrival_time_ms, abs_send_time, info.payload_end - info.payload_start, info.ssrc)
-        if estimate is not None:
-            self._own_estimate = estimate[0]
+        if info.extension_profile and self._audio_level_id is not None and self._on_audio_level is not None:
+            level = read_audio_level(data, info, self._audio_level_id)
+            if level is not None:
+                self._on_audio_level(self.participant_id, level[1], level[0], time.monotonic() * 1000.0)
 
     def _fan_out(self, data: bytes, info: RtpInfo) -> None:
         consumers = self.consumers
@@ -239,13 +221,11 @@ class Producer:
                 dlsr=dlsr,
             )
             out += bytes(RtcpRrPacket(ssrc=self._rtcp_ssrc, reports=[report]))
-        if reports and self._is_video and self.media_ssrc is not None:
+        if reports and self._is_video and self.media_ssrc is not None and self.consumers:
+            # the lowest estimate among the subscribers (clamped), or the configured ceiling until they report:
+            # the publisher's loss-based control (fed by our receiver reports) still applies below it
             bitrate = self.remb.value(now)
-            if self._own_estimate is not None:
-                own = max(self._own_estimate, self.remb.min_bps)
-                bitrate = own if bitrate is None else min(bitrate, own)
-            if bitrate is not None:
-                out += build_remb(self._rtcp_ssrc, min(int(bitrate), self.remb.max_bps), [self.media_ssrc])
+            out += build_remb(self._rtcp_ssrc, self.remb.max_bps if bitrate is None else bitrate, [self.media_ssrc])
         if self._is_video and self.media_ssrc is not None and self._keyframes.due(now):
             self.keyframe_requests_sent += 1
             out += build_pli(self._rtcp_ssrc, self.media_ssrc)

@@ -120,6 +120,8 @@ class Connection:
             receiver, sender = transceiver.receiver, transceiver.sender
             if not getattr(receiver, "_sfu_patched", False):
                 receiver.receive = _ignore_receive  # type: ignore[method-assign]
+                # never fed here: its 1000-bucket rate counter would only cost memory and GC time
+                receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
                 receiver._sfu_patched = True  # type: ignore[attr-defined]
             if not getattr(sender, "_sfu_patched", False):
                 sender.send = _ignore_send  # type: ignore[method-assign]

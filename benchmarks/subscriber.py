@@ -1,0 +1,222 @@
+"""Counting subscribers: RTP packets, bytes and sequence gaps per stream, without decoding.
+
+aiortc's `RTCRtpReceiver` decodes every received video stream in a thread; a load generator that
+did that would measure itself. `CountingReceiver` replaces the receiver class aiortc instantiates
+(`install()`), starts no decoder thread, sends no NACKs (so loss is what the server really lost)
+and hands each parsed packet to a `StreamCounter`. One stream per run also keeps a sample of raw
+packets that `decode_sample` turns back into frames and checks against the source clip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from typing import Any
+
+import aiortc.rtcpeerconnection
+from aiortc.codecs import is_rtx
+from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtp import RtpPacket
+
+from benchmarks.clip import verify_frame
+from benchmarks.latency import Recorder, rtp_payload_offset
+
+SAMPLE_FRAMES = 150  # 5 s of video: always contains a keyframe (one every 2 s)
+
+
+class StreamCounter:
+    """Counts one received stream (one publisher's track at one subscriber)."""
+
+    __slots__ = (
+        "publisher", "kind", "key_hi", "recorder", "packets", "bytes", "rtx", "padding", "ext_max",
+        "ext_first", "first_ns", "sample", "sample_frames", "_last_seq", "_cycles",
+    )
+
+    def __init__(self, publisher: str, kind: str, key_hi: int, recorder: Recorder) -> None:
+        self.publisher = publisher
+        self.kind = kind
+        self.key_hi = key_hi << 32
+        self.recorder = recorder
+        self.packets = 0
+        self.bytes = 0
+        self.rtx = 0
+        self.padding = 0
+        self.ext_max = -1  # highest extended sequence number seen (-1: none yet)
+        self.ext_first = -1
+        self.first_ns = 0
+        self.sample: list[tuple[int, int, int, bytes]] | None = None
+        self.sample_frames = 0
+        self._last_seq = -1
+        self._cycles = 0
+
+    def on_packet(self, packet: RtpPacket) -> None:
+        """Count a packet aiortc already parsed (the slow path: first packet of each SSRC)."""
+        self.count(packet.sequence_number, packet.payload, packet.timestamp, packet.marker)
+
+    def on_bytes(self, data: bytes) -> None:
+        """Count a decrypted RTP packet straight from its bytes (the fast path: no RtpPacket)."""
+        end = len(data) - (data[-1] if data[0] & 0x20 else 0)  # minus padding
+        start = rtp_payload_offset(data)
+        self.count((data[2] << 8) | data[3], data[start:end], int.from_bytes(data[4:8], "big"), data[1] >> 7)
+
+    def count(self, seq: int, payload: bytes, timestamp: int, marker: int) -> None:
+        if not payload:
+            self.padding += 1
+            return
+        if self._last_seq < 0:
+            self.first_ns = time.monotonic_ns()
+            self._last_seq = seq
+            self.ext_max = self.ext_first = seq
+        else:
+            delta = (seq - self._last_seq) & 0xFFFF
+            if delta and delta < 0x8000:
+                if seq < self._last_seq:
+                    self._cycles += 0x10000
+                self._last_seq = seq
+                self.ext_max = self._cycles + seq
+        self.packets += 1
+        self.bytes += len(payload)
+        recorder = self.recorder
+        if recorder.recording:
+            crc = zlib.crc32(payload)
+            if not crc & recorder.sample_mask:
+                recorder.keys.append(self.key_hi | crc)
+                recorder.times.append(time.monotonic_ns())
+        if self.sample is not None and self.sample_frames < SAMPLE_FRAMES:
+            self.sample.append((seq, timestamp, marker, payload))
+            self.sample_frames += marker
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"packets": self.packets, "bytes": self.bytes, "ext_max": self.ext_max, "ext_first": self.ext_first,
+                "rtx": self.rtx,
+                "padding": self.padding}
+
+
+class CountingReceiver(RTCRtpReceiver):
+    """An `RTCRtpReceiver` that counts instead of decoding; `counter` is attached by the worker."""
+
+    counter: StreamCounter | None = None
+
+    async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
+        # RTCRtpReceiver.receive() minus the decoder thread (private names pinned to aiortc 1.16)
+        if self._RTCRtpReceiver__started:  # type: ignore[attr-defined]
+            return
+        codecs = self._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+        for codec in parameters.codecs:
+            codecs[codec.payloadType] = codec
+        self._rtx_pts = {pt for pt, codec in codecs.items() if is_rtx(codec)}
+        self.transport._register_rtp_receiver(self, parameters)
+        self._RTCRtpReceiver__rtcp_task = asyncio.ensure_future(self._run_rtcp())  # type: ignore[attr-defined]
+        self._RTCRtpReceiver__started = True  # type: ignore[attr-defined]
+
+    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        counter = self.counter
+        if counter is None:
+            return
+        if packet.payload_type in self._rtx_pts:
+            counter.rtx += 1
+            return
+        counter.on_packet(packet)
+
+
+def install() -> None:
+    """Make every peer connection in this process create counting receivers."""
+    aiortc.rtcpeerconnection.RTCRtpReceiver = CountingReceiver  # type: ignore[misc]
+
+
+def install_fast_path(dtls_transport: Any) -> None:
+    """Count decrypted RTP by SSRC before aiortc parses it (`RTCDtlsTransport._handle_rtp_data`).
+
+    The generator's receive path is most of its CPU; skipping `RtpPacket.parse`, the router and a
+    coroutine per packet lets one worker carry more subscribers. The first packet of each SSRC
+    still goes through aiortc's router to find its receiver; RTX is told apart by payload type.
+    """
+    if getattr(dtls_transport, "_bench_fast_path", False):
+        return
+    original = dtls_transport._handle_rtp_data
+    receivers: dict[int, CountingReceiver] = {}
+
+    async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+        receiver = receivers.get(int.from_bytes(data[8:12], "big"))
+        if receiver is None:
+            try:
+                packet = RtpPacket.parse(data, dtls_transport._rtp_header_extensions_map)
+            except ValueError:
+                return
+            routed = dtls_transport._rtp_router.route_rtp(packet)
+            if isinstance(routed, CountingReceiver) and routed.counter is not None:
+                receivers[packet.ssrc] = routed
+            await original(data, arrival_time_ms)
+            return
+        counter = receiver.counter
+        if counter is not None:
+            if data[1] & 0x7F in receiver._rtx_pts:
+                counter.rtx += 1
+            else:
+                counter.on_bytes(data)
+
+    dtls_transport._handle_rtp_data = handle_rtp_data
+    dtls_transport._bench_fast_path = True
+
+
+def key_hi(label: str) -> int:
+    """The high 32 bits of a latency key: who sent it (and to whom, in mesh mode)."""
+    return zlib.crc32(label.encode())
+
+
+def decode_sample(sample: list[tuple[int, int, int, bytes]], width: int, height: int,
+                  min_psnr: float = 18.0) -> dict[str, Any]:
+    """Reassemble VP8 frames from raw RTP payloads, decode them and check them against the clip.
+
+    A frame passes when its drawn counter names a clip frame and the decoded picture matches that
+    frame's source to at least `min_psnr` dB (a wrong or corrupt frame scores about 12 dB).
+    """
+    import av
+    from aiortc.codecs.vpx import vp8_depayload
+
+    frames: list[bytes] = []
+    current: list[tuple[int, bytes]] = []
+    current_ts: int | None = None
+    last_seq: int | None = None
+    complete = True
+    for seq, ts, marker, payload in sample:
+        if current_ts is not None and ts != current_ts:
+            current, complete = [], True  # a frame without its marker packet: drop it
+        if last_seq is not None and current and (seq - last_seq) & 0xFFFF != 1:
+            complete = False
+        current_ts, last_seq = ts, seq
+        current.append((seq, vp8_depayload(payload)))
+        if marker:
+            if complete:
+                frames.append(b"".join(part for _, part in current))
+            current, current_ts, complete = [], None, True
+    decoder = av.CodecContext.create("vp8", "r")
+    indices: list[int] = []
+    scores: list[float] = []
+    errors = 0
+    while frames and frames[0][:1] and frames[0][0] & 1:  # VP8: bit 0 clear marks a keyframe
+        frames.pop(0)
+    for data in frames:
+        try:
+            decoded = decoder.decode(av.Packet(data))
+        except av.error.FFmpegError:
+            errors += 1
+            continue
+        for frame in decoded:
+            if (frame.width, frame.height) != (width, height):
+                errors += 1
+                continue
+            luma = frame.to_ndarray(format="yuv420p")[:height]
+            index, score = verify_frame(luma, width, height)
+            indices.append(index)
+            scores.append(score)
+    good = sum(1 for s in scores if s >= min_psnr)
+    ok = good >= 10 and good >= 0.9 * len(scores)
+    return {
+        "ok": ok, "frames": len(scores), "good": good, "decode_errors": errors,
+        "min_psnr_db": round(min(scores), 1) if scores else None,
+        "median_psnr_db": round(sorted(scores)[len(scores) // 2], 1) if scores else None,
+        "first_index": indices[0] if indices else None,
+    }
