@@ -16,6 +16,7 @@ from typing import Any
 import socketio
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import SessionDescription
 
 from benchmarks.clip import Clip, load_clip, verify_frame
 from benchmarks.publisher import PreEncodedTrack
@@ -105,22 +106,31 @@ class SfuClient:
         assert ack["ok"], ack
         await asyncio.wait_for(self.answered.wait(), TIMEOUT)
 
-    async def reoffer(self, with_tracks: bool = False) -> dict[str, Any]:
-        async with self.lock:
-            await self.pc.setLocalDescription(await self.pc.createOffer())
-            self.answered.clear()
-            payload: dict[str, Any] = {"roomId": self.room, "to": "sfu", "description": self._local()}
-            if with_tracks:
-                payload["tracks"] = self.published_tracks()
-            return await self.call("video:offer", payload)
+    async def reoffer(self, with_tracks: bool = False, attempts: int = 20) -> dict[str, Any]:
+        """Offer again, the protocol's way around glare: an offer refused with `conflict` is dropped
+        (aiortc has no rollback, so it is applied locally only once accepted), the pending server
+        offer gets answered, and the offer is tried again."""
+        ack: dict[str, Any] = {}
+        for _ in range(attempts):
+            async with self.lock:
+                offer = await self.pc.createOffer()
+                payload: dict[str, Any] = {"roomId": self.room, "to": "sfu",
+                                           "description": {"type": offer.type, "sdp": offer.sdp}}
+                if with_tracks:
+                    payload["tracks"] = self._tracks_in(offer.sdp)
+                self.answered.clear()
+                ack = await self.call("video:offer", payload)
+                if ack.get("ok"):
+                    await self.pc.setLocalDescription(offer)
+                    return ack
+            if ack.get("error", {}).get("code") != "conflict":
+                return ack
+            await asyncio.sleep(0.2)  # the server's pending offer is answered meanwhile
+        return ack
 
-    async def offer_unapplied(self) -> dict[str, Any]:
-        """Send a real offer without applying it locally (aiortc has no rollback), to provoke glare."""
-        offer = await self.pc.createOffer()
-        return await self.call("video:offer", {"roomId": self.room, "to": "sfu",
-                                               "description": {"type": offer.type, "sdp": offer.sdp}})
-
-    def published_tracks(self) -> list[dict[str, str]]:
+    def _tracks_in(self, sdp: str) -> list[dict[str, str]]:
+        """Published tracks of an offer (createOffer has set each transceiver's m-line index)."""
+        media = SessionDescription.parse(sdp).media
         screen = self.local_tracks.get("screen")
         tracks = []
         for transceiver in self.pc.getTransceivers():
@@ -128,8 +138,14 @@ class SfuClient:
             if track is None or transceiver.direction not in ("sendonly", "sendrecv"):
                 continue
             source = "microphone" if track.kind == "audio" else ("screen" if track is screen else "camera")
-            tracks.append({"mid": transceiver.mid, "source": source})
+            tracks.append({"mid": media[transceiver._get_mline_index()].rtp.muxId, "source": source})
         return tracks
+
+    async def offer_unapplied(self) -> dict[str, Any]:
+        """Send a real offer without applying it locally (aiortc has no rollback), to provoke glare."""
+        offer = await self.pc.createOffer()
+        return await self.call("video:offer", {"roomId": self.room, "to": "sfu",
+                                               "description": {"type": offer.type, "sdp": offer.sdp}})
 
     async def start_screen_share(self) -> dict[str, Any]:
         """The protocol's way: announce, add a second video track, re-offer naming it `screen`."""
