@@ -21,7 +21,7 @@ from benchmarks.clip import PRESETS
 from benchmarks.cpu import wait_for_idle
 from benchmarks.display import Display, NullDisplay
 from benchmarks.plots import write_plots
-from benchmarks.report import append_result, print_table, write_markdown
+from benchmarks.report import RESULTS_FILE, append_result, load_results, print_table, write_markdown
 from benchmarks.runner import MODES, RunConfig, run
 
 
@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-transcode", type=int, default=8, help="largest transcode room (it saturates early)")
     s.add_argument("--max-mesh", type=int, default=8, help="largest mesh room (N*(N-1) connections)")
     _common(s)
+    r = sub.add_parser("report", help="rewrite the table, report.md and plots from <out>/results.jsonl")
+    r.add_argument("--out", type=Path, default=Path("bench-results"), help="folder holding results.jsonl")
     return p
 
 
@@ -115,6 +117,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(width=None if sys.stdout.isatty() else 140)
     command = "sfu-bench " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     results: list[dict[str, Any]] = []
+    if args.command == "report":
+        results = load_results(args.out / RESULTS_FILE)
+        if not results:
+            console.print(f"[red]no results in {args.out / RESULTS_FILE}[/]")
+            return 1
+        print_table(results, console)
+        write_markdown(results, args.out / "report.md", command)
+        write_plots(results, args.out)
+        return 0
     display: Display = NullDisplay() if args.quiet else Display()
     with display:
         if args.command == "sweep":

@@ -115,17 +115,34 @@ def _mean(values: list[float]) -> float | None:
 
 
 def comparisons(results: list[dict[str, Any]]) -> list[str]:
-    """Transcode/forward ratios of server CPU per subscriber stream at equal size and preset."""
-    groups: dict[tuple[int, str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    """Transcode/forward ratios of server CPU per subscriber stream (and per packet) at equal size and preset.
+
+    A transcoding server that runs out of CPU drops frames and re-encodes fewer bits, which makes
+    its cost per stream look smaller than it is: such rows are flagged.
+    """
+    groups: dict[tuple[int, str, str], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
         if not r.get("failed") and r.get("server_cpu_pct_per_stream") is not None:
-            groups[(r["participants"], r["preset"], _shape(r))][r["mode"]].append(r["server_cpu_pct_per_stream"])
+            groups[(r["participants"], r["preset"], _shape(r))][r["mode"]].append(r)
     lines = []
     for (_n, preset, shape), modes in sorted(groups.items()):
-        fwd, tr = _mean(modes.get("forward", [])), _mean(modes.get("transcode", []))
-        if fwd and tr:
-            lines.append(f"- {shape} participants, preset {preset}: transcode spends **{tr / fwd:.0f}x** the server "
-                         f"CPU per subscriber stream of forward ({tr:.2f}% vs {fwd:.3f}% of a core).")
+        fwd_runs, tr_runs = modes.get("forward", []), modes.get("transcode", [])
+        fwd = _mean([r["server_cpu_pct_per_stream"] for r in fwd_runs])
+        tr = _mean([r["server_cpu_pct_per_stream"] for r in tr_runs])
+        if not (fwd and tr):
+            continue
+        fwd_us = _mean([r.get("server_us_per_packet") for r in fwd_runs])
+        tr_us = _mean([r.get("server_us_per_packet") for r in tr_runs])
+        line = (f"- {shape} participants, preset {preset}: transcode spends **{tr / fwd:.0f}x** the server CPU per "
+                f"subscriber stream of forward ({tr:.2f}% vs {fwd:.3f}% of a core)")
+        if fwd_us and tr_us:
+            line += f", {tr_us / fwd_us:.0f}x per packet ({tr_us:,.0f} vs {fwd_us:.1f} µs)"
+        kbps = _mean([r.get("video_kbps_per_stream") for r in tr_runs]) or 0
+        clip = _mean([r.get("clip_video_kbps") for r in fwd_runs]) or 0
+        if clip and kbps < 0.5 * clip:
+            line += (f"; the transcoder was saturated (video re-encoded at {kbps:.0f} kbit/s per stream), "
+                     "so its cost per stream is understated")
+        lines.append(line + ".")
     return lines
 
 
@@ -150,7 +167,9 @@ def goals(results: list[dict[str, Any]]) -> list[str]:
                      f"of one core, loss {r['loss_pct']:.3f}% (goal: ≤ 100% of a core and < 0.5% loss: "
                      f"{'met' if (r['server_cpu_cores'] or 9) <= 1 and r['loss_pct'] < 0.5 else 'not met'}); "
                      f"the generator used {_pct(r['generator_cpu_cores'])} "
-                     f"({r['generator_cpu_pct_of_machine']}% of the machine).")
+                     f"({r['generator_cpu_pct_of_machine']}% of the machine), other programs "
+                     f"{_pct(r.get('other_cpu_cores'))}; latency as the generator saw it {_lat(r.get('latency_ms'))} ms "
+                     "(p50/p95/p99: a saturated generator queues packets in its own sockets).")
     return lines
 
 

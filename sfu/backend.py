@@ -62,7 +62,8 @@ class SfuBackend:
         room.speaker.remove(participant_id)
         if room.active_speaker == participant_id:
             room.active_speaker = None  # the next dominant speaker is announced by the watcher
-        if not room.participants:
+        # several leaves may reach this point for one room: only the one that removes it closes it
+        if not room.participants and self.rooms.get(room_id) is room:
             del self.rooms[room_id]
             await room.close()
 

@@ -88,3 +88,26 @@ def test_report_and_plots(tmp_path: Path) -> None:
     assert "| forward | 4 |" in text and "failed: boom" in text
     for path in write_plots(results, tmp_path):
         assert path.stat().st_size > 1000
+
+
+def test_stream_counter_counts_bytes_across_wraparound() -> None:
+    from benchmarks.latency import Recorder
+    from benchmarks.subscriber import StreamCounter
+
+    counter = StreamCounter("pub", "video", 1, Recorder(recording=True))
+    for seq in (65534, 65535, 1, 2):  # 0 lost across the wrap
+        counter.on_bytes(RtpPacket(payload_type=97, sequence_number=seq, payload=b"data").serialize())
+    counter.on_bytes(RtpPacket(payload_type=97, sequence_number=3, payload=b"").serialize())  # padding only
+    snap = counter.snapshot()
+    assert (snap["packets"], snap["padding"], snap["bytes"]) == (4, 1, 16)
+    assert snap["ext_max"] - snap["ext_first"] + 1 - snap["packets"] == 1  # one gap
+    assert len(counter.recorder.keys) == 4
+
+
+def test_report_subcommand_rerenders(tmp_path: Path) -> None:
+    from benchmarks.cli import main
+    from benchmarks.report import append_result
+
+    append_result(tmp_path, _fake("forward", 4, 0.5))
+    assert main(["report", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "report.md").exists() and (tmp_path / "latency.png").exists()
