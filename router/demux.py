@@ -58,18 +58,18 @@ class PacketDemux:
 
     # --- packet path ---------------------------------------------------------------------------------
 
-    def handle_rtp(self, data: bytes, arrival_time_ms: int) -> None:
+    def handle_rtp(self, data: bytes) -> None:
         ssrc = int.from_bytes(data[8:12], "big") if len(data) >= 12 else -1
         producer = self._media.get(ssrc)
         if producer is not None:
-            producer.receive_rtp(data, arrival_time_ms)
+            producer.receive_rtp(data)
             return
         producer = self._rtx.get(ssrc)
         if producer is not None:
-            producer.receive_rtx(data, arrival_time_ms)
+            producer.receive_rtx(data)
             return
         if self._learn(data, ssrc):
-            self.handle_rtp(data, arrival_time_ms)
+            self.handle_rtp(data)
         else:
             self.unknown_packets += 1
 

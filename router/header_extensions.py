@@ -130,24 +130,28 @@ def read_audio_level(buf: Buffer, info: RtpInfo, ext_id: int) -> tuple[bool, int
 def rewrite_extensions(buf: bytes | bytearray, info: RtpInfo, id_map: dict[int, int]) -> bytearray:
     """Return a copy of the packet with extension IDs remapped and unmapped elements dropped.
 
-    The block is re-padded to 32 bits, the X bit cleared when nothing is left; payload and RTP
-    padding are copied unchanged. A one-byte block whose IDs only change (nothing dropped, new
-    IDs <= 14) is patched in the copy; anything else is re-encoded, in the one-byte form whenever
-    it fits, since a consumer may not have negotiated two-byte headers (extmap-allow-mixed).
+    One-byte blocks (what browsers send) are patched in the copy: IDs rewritten in place, dropped
+    elements overwritten with zero bytes, which RFC 8285 defines as padding, so nothing moves.
+    Anything else is re-encoded, re-padded to 32 bits (X bit cleared when nothing is left), in the
+    one-byte form whenever it fits, since a consumer may not have negotiated two-byte headers.
     """
     csrc_end = 12 + ((buf[0] & 0x0F) << 2)
     if not buf[0] & 0x10:
         return bytearray(buf)
     elements = list(_elements(buf, info))
-    if elements and info.extension_profile == ONE_BYTE_PROFILE:
+    if info.extension_profile == ONE_BYTE_PROFILE and any(x_id in id_map for x_id, _, _ in elements):
         for x_id, _, _ in elements:
             new_id = id_map.get(x_id)
-            if new_id is None or new_id > 14:
+            if new_id is not None and new_id > 14:
                 break
         else:
             out = bytearray(buf)
-            for x_id, start, _ in elements:
-                out[start - 1] = (id_map[x_id] << 4) | (out[start - 1] & 0x0F)
+            for x_id, start, stop in elements:
+                new_id = id_map.get(x_id)
+                if new_id is None:
+                    out[start - 1 : stop] = bytes(stop - start + 1)
+                else:
+                    out[start - 1] = (new_id << 4) | (out[start - 1] & 0x0F)
             return out
     kept = [(id_map[x_id], bytes(buf[s:e])) for x_id, s, e in elements if x_id in id_map]
     profile, value = pack_header_extensions(kept)

@@ -104,7 +104,7 @@ class Producer:
 
     # --- packet path -------------------------------------------------------------------------
 
-    def receive_rtp(self, data: bytes, arrival_time_ms: int) -> None:
+    def receive_rtp(self, data: bytes) -> None:
         """Media packet from the publisher (already SRTP-decrypted)."""
         try:
             info = parse_rtp(data)
@@ -114,10 +114,10 @@ class Producer:
             return  # a payload type we did not negotiate for this track (e.g. RED): not forwarded
         if self.media_ssrc is None:
             self.media_ssrc = info.ssrc
-        self._account(data, info, arrival_time_ms)
+        self._account(data, info)
         self._fan_out(data, info)
 
-    def receive_rtx(self, data: bytes, arrival_time_ms: int) -> None:
+    def receive_rtx(self, data: bytes) -> None:
         """RTX packet from the publisher: a retransmission we asked for, or padding used as a probe."""
         try:
             info = parse_rtp(data)
@@ -139,7 +139,7 @@ class Producer:
             self._nack.add(view)  # type: ignore[arg-type]
         self._fan_out(restored, rinfo)
 
-    def _account(self, data: bytes, info: RtpInfo, arrival_time_ms: int) -> None:
+    def _account(self, data: bytes, info: RtpInfo) -> None:
         self.packets_received += 1
         self.bytes_received += len(data)
         view = self._view

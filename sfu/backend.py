@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from sfu.api import MediaError, MediaSource, Notifier
 from sfu.config import Settings
+from sfu.connection import install_receive_fast_path
 from sfu.ice import install_ice_policy
 from sfu.metrics import TOTALS, SfuMetrics
 from sfu.participant import Participant
@@ -32,6 +33,8 @@ class SfuBackend:
         self.metrics = SfuMetrics(registry)
         self.metrics.watch(self.snapshot)
         install_ice_policy(settings)
+        if settings.forwarding == "forward":
+            install_receive_fast_path()
 
     def _participant(self, room_id: str, participant_id: str) -> Participant:
         room = self.rooms.get(room_id)

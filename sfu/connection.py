@@ -16,6 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pylibsrtp
+from aioice.ice import StunProtocol
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -23,6 +25,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtension
 from aiortc.rtp import RtcpSdesPacket, RtcpSourceInfo
 
 from router.demux import PacketDemux
+from router.rtp_header import is_rtcp
 
 log = logging.getLogger("sfu.connection")
 
@@ -58,6 +61,29 @@ class NegotiatedTransceiver(RTCRtpTransceiver):
     def _headerExtensions(self, value: list[RTCRtpHeaderExtensionParameters]) -> None:
         if not self.__dict__.get("_sfu_locked"):
             self.__dict__["_headerExtensions"] = value
+
+
+def install_receive_fast_path() -> None:
+    """Let SRTP datagrams skip aioice's queue and aiortc's receive task (process-wide, idempotent).
+
+    aioice parses every datagram as STUN (an exception per media packet), queues it, and aiortc's
+    DTLS task awaits it from the queue before decrypting. A connection that has set
+    `sfu_fast_path` on its aioice Connection gets its RTP/RTCP (first byte 128..191, RFC 7983)
+    handed over synchronously instead; STUN and DTLS take aioice's usual path.
+    """
+    if getattr(StunProtocol, "_sfu_fast_path", False):
+        return
+    original = StunProtocol.datagram_received
+
+    def datagram_received(self: StunProtocol, data: bytes, addr: tuple[Any, ...]) -> None:
+        fast = getattr(self.receiver, "sfu_fast_path", None)
+        if fast is not None and 127 < data[0] < 192:
+            fast(data)
+        else:
+            original(self, data, addr)
+
+    StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
+    StunProtocol._sfu_fast_path = True  # type: ignore[attr-defined]
 
 
 def lock_transceiver(
@@ -107,6 +133,7 @@ class Connection:
         self._rtcp_task: asyncio.Task[None] | None = None
         self._on_failed = on_failed
         self._closed = False
+        self.dropped_by_error = 0
         self.created_at = time.monotonic()
         self.pc.on("connectionstatechange", self._connection_state_changed)
 
@@ -138,15 +165,34 @@ class Connection:
         demux = self.demux
 
         async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
-            demux.handle_rtp(data, arrival_time_ms)
+            demux.handle_rtp(data)
 
         async def handle_rtcp_data(data: bytes) -> None:
             demux.handle_rtcp(data)
 
         dtls._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
         dtls._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
+        dtls.transport._connection.sfu_fast_path = self._receive  # see install_receive_fast_path
         if self._rtcp_task is None:
             self._rtcp_task = asyncio.get_running_loop().create_task(self._run_rtcp())
+
+    def _receive(self, data: bytes) -> None:
+        """An SRTP/SRTCP datagram straight from the socket: decrypt and route it, no queue, no await."""
+        dtls = self._dtls
+        srtp = dtls._rx_srtp if dtls is not None else None
+        if srtp is None:
+            return  # before the DTLS handshake aiortc drops these too
+        try:
+            if is_rtcp(data):
+                self.demux.handle_rtcp(srtp.unprotect_rtcp(data))
+            else:
+                self.demux.handle_rtp(srtp.unprotect(data))
+        except pylibsrtp.Error:
+            return  # not authentic, or replayed: dropped, as aiortc does
+        except Exception:  # noqa: BLE001 - one bad packet must not reach the event loop's handler
+            self.dropped_by_error += 1
+            if self.dropped_by_error == 1:
+                log.exception("event=packet_path_error participant=%s", self.participant_id)
 
     @property
     def dtls_state(self) -> str:

@@ -157,3 +157,15 @@ def test_rid_two_byte_zero_length_element():
     assert find_extension(raw, rinfo, 7) == b""
     assert find_extension(raw, rinfo, 4) == b"0"
     assert read_audio_level(raw, rinfo, 7) is None
+
+
+def test_dropped_one_byte_elements_become_padding_in_place():
+    data = build(ids=CHROME, mid="12", abs_send_time=0x010203, payload=b"payload")
+    info = parse_rtp(data)
+    out = rewrite_extensions(data, info, {CHROME[ABS_SEND_TIME]: 5})
+    assert len(out) == len(data)  # nothing moved: the mid element is now zero padding
+    out_info = parse_rtp(out)
+    assert find_extension(out, out_info, 5) == bytes([1, 2, 3])
+    assert find_extension(out, out_info, CHROME[MID]) is None
+    parsed = RtpPacket.parse(bytes(out), ext_map({ABS_SEND_TIME: 5}))
+    assert parsed.extensions.abs_send_time == 0x010203 and parsed.payload == b"payload"

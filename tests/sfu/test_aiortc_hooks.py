@@ -84,3 +84,12 @@ async def test_forwarding_connection_neutralises_aiortc_media_loops() -> None:
         connection.send_rtp(b"\x80" * 20)  # before DTLS: dropped, not raised
     finally:
         await connection.close()
+
+
+def test_stun_protocol_hands_data_to_its_connection() -> None:
+    """The receive fast path replaces StunProtocol.datagram_received and reads `self.receiver`."""
+    assert list(inspect.signature(aioice.ice.StunProtocol.datagram_received).parameters)[:3] == [
+        "self", "data", "addr"]
+    source = inspect.getsource(aioice.ice.StunProtocol)
+    assert "self.receiver = receiver" in source
+    assert "self.receiver.data_received(" in source
