@@ -107,6 +107,10 @@ async def test_joining_muted_forwards_nothing_until_enabled(sfu_server: ServerPr
 async def test_screen_share_start_and_stop(sfu_server: ServerProcess) -> None:
     alice, bob, carol = await start(sfu_server, new_room(), "alice", "bob", "carol")
     try:
+        # let the joins' renegotiation settle first: an aiortc client that answers a server offer while
+        # it holds an unnegotiated transceiver lets aiortc bind that transceiver to the offered m-line
+        # (glare itself is covered by test_glare_client_offer_refused_while_server_offer_pending)
+        await wait_until(lambda: frames(alice, bob.pid) > 0 and frames(alice, carol.pid) > 0)
         ack = await alice.start_screen_share()
         assert ack["ok"], ack
         for viewer in (bob, carol):
