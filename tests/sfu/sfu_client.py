@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,6 +243,28 @@ class SfuClient:
             await self.pc.close()
         with contextlib.suppress(Exception):
             await self.sio.disconnect()
+
+
+@contextlib.asynccontextmanager
+async def joined(
+    url: str, *names: str, room: str | None = None, publish: bool = True
+) -> AsyncIterator[list[SfuClient]]:
+    """Clients that connected, joined one room and made their first offer; all closed at the end."""
+    room = room or f"room-{uuid.uuid4().hex[:8]}"
+    clients = [SfuClient(url, room, name, publish=publish) for name in names]
+    try:
+        for client in clients:
+            await client.connect()
+            await client.join()
+        yield clients
+    finally:
+        await asyncio.gather(*(client.close() for client in clients))
+
+
+def frames(client: SfuClient, publisher: str, source: str = "camera") -> int:
+    """Frames `client` has decoded from `publisher`'s `source` track so far."""
+    got = client.received.get((publisher, source))
+    return got.frames if got is not None else 0
 
 
 async def wait_until(predicate: Any, timeout: float = TIMEOUT, interval: float = 0.1) -> None:

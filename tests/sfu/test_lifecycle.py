@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sfu_client import SfuClient, wait_until
+from sfu_client import SfuClient, joined, wait_until
 from support import ServerProcess, run_server
 
 
@@ -65,19 +65,12 @@ async def test_dropped_participant_is_cleaned_up(server: ServerProcess) -> None:
 
 
 async def test_forwarding_never_decodes(server: ServerProcess) -> None:
-    room = f"nodecode-{uuid.uuid4().hex[:8]}"
-    alice, bob = SfuClient(server.url, room, "alice"), SfuClient(server.url, room, "bob")
-    try:
-        for client in (alice, bob):
-            await client.connect()
-            await client.join()
+    async with joined(server.url, "alice", "bob") as (alice, bob):
         await wait_until(lambda: (v := bob.video_from(alice.pid)) is not None and v.frames > 10, timeout=15)
         media = health(server)["media"]
         assert media["forwarding"] == "forward"
         assert media["forwardedPackets"] > 0
         assert media["decoderThreads"] == 0, "forwarding mode must not start aiortc decoders"
-    finally:
-        await asyncio.gather(alice.close(), bob.close())
 
 
 @pytest.mark.timeout(400)

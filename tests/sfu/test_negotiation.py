@@ -8,7 +8,7 @@ import urllib.request
 import uuid
 from typing import Any
 
-from sfu_client import SfuClient, wait_until
+from sfu_client import SfuClient, frames, wait_until
 from support import ServerProcess
 
 
@@ -31,11 +31,6 @@ async def start(server: ServerProcess, room: str, *names: str, publish: bool = T
 
 async def close_all(clients: list[SfuClient]) -> None:
     await asyncio.gather(*(c.close() for c in clients))
-
-
-def frames(client: SfuClient, pid: str, source: str = "camera") -> int:
-    got = client.received.get((pid, source))
-    return got.frames if got is not None else 0
 
 
 async def inbound_lost(client: SfuClient, kind: str) -> list[int]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.request
-import uuid
 from typing import Any
 
 from aiortc import clock
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPacket, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, unpack_remb_fci
-from sfu_client import SfuClient, wait_until
+from sfu_client import SfuClient, joined, wait_until
 from support import ServerProcess
 
 from router.rtp_header import parse_rtp
@@ -66,12 +65,7 @@ def consumer_ssrcs(client: SfuClient, publisher: str) -> dict[str, int]:
 
 
 async def test_subscribers_get_translated_sender_reports(sfu_server: ServerProcess) -> None:
-    room = f"rtcp-{uuid.uuid4().hex[:8]}"
-    alice, bob = SfuClient(sfu_server.url, room, "alice"), SfuClient(sfu_server.url, room, "bob")
-    try:
-        for client in (alice, bob):
-            await client.connect()
-            await client.join()
+    async with joined(sfu_server.url, "alice", "bob") as (alice, bob):
         tap = TransportTap(bob)
         await wait_until(lambda: (v := bob.video_from(alice.pid)) is not None and v.frames > 5)
         ssrcs = consumer_ssrcs(bob, alice.pid)
@@ -89,17 +83,10 @@ async def test_subscribers_get_translated_sender_reports(sfu_server: ServerProce
             expected = (last_ts + (sr_time - last_at) * rate) % 2**32
             drift = min(abs(rtp_ts - expected), 2**32 - abs(rtp_ts - expected))
             assert drift < rate * 0.2, (kind, drift / rate)
-    finally:
-        await asyncio.gather(alice.close(), bob.close())
 
 
 async def test_keyframe_request_reaches_the_publisher(sfu_server: ServerProcess) -> None:
-    room = f"pli-{uuid.uuid4().hex[:8]}"
-    alice, bob = SfuClient(sfu_server.url, room, "alice"), SfuClient(sfu_server.url, room, "bob")
-    try:
-        for client in (alice, bob):
-            await client.connect()
-            await client.join()
+    async with joined(sfu_server.url, "alice", "bob") as (alice, bob):
         requests: list[float] = []
         video_sender = next(t.sender for t in alice.pc.getTransceivers() if t.kind == "video")
         original = video_sender._send_keyframe
@@ -125,17 +112,10 @@ async def test_keyframe_request_reaches_the_publisher(sfu_server: ServerProcess)
         assert metrics["sfu_keyframe_requests_total"] >= 1 and metrics["sfu_forwarded_packets_total"] > 0
         assert metrics['sfu_negotiation_seconds_count{initiator="server"}'] >= 2
         assert metrics['sfu_connections{dtls_state="connected",ice_state="completed"}'] == 2
-    finally:
-        await asyncio.gather(alice.close(), bob.close())
 
 
 async def test_nack_is_answered_from_history_over_rtx(sfu_server: ServerProcess) -> None:
-    room = f"nack-{uuid.uuid4().hex[:8]}"
-    alice, bob = SfuClient(sfu_server.url, room, "alice"), SfuClient(sfu_server.url, room, "bob")
-    try:
-        for client in (alice, bob):
-            await client.connect()
-            await client.join()
+    async with joined(sfu_server.url, "alice", "bob") as (alice, bob):
         tap = TransportTap(bob)
         retransmitted: list[bytes] = []
         dtls = bob.pc.getTransceivers()[0].receiver.transport
@@ -165,17 +145,10 @@ async def test_nack_is_answered_from_history_over_rtx(sfu_server: ServerProcess)
             return False
 
         await wait_until(answered, timeout=3)
-    finally:
-        await asyncio.gather(alice.close(), bob.close())
 
 
 async def test_publisher_keeps_getting_receiver_reports_and_remb(sfu_server: ServerProcess) -> None:
-    room = f"rr-{uuid.uuid4().hex[:8]}"
-    alice, bob = SfuClient(sfu_server.url, room, "alice"), SfuClient(sfu_server.url, room, "bob")
-    try:
-        for client in (alice, bob):
-            await client.connect()
-            await client.join()
+    async with joined(sfu_server.url, "alice", "bob") as (alice, bob):
         tap = TransportTap(alice)
         video_ssrc = next(t.sender._ssrc for t in alice.pc.getTransceivers() if t.kind == "video")
 
@@ -186,5 +159,3 @@ async def test_publisher_keeps_getting_receiver_reports_and_remb(sfu_server: Ser
             return rr and remb
 
         await wait_until(got_feedback, timeout=10)
-    finally:
-        await asyncio.gather(alice.close(), bob.close())

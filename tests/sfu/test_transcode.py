@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.request
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sfu_client import SfuClient, wait_until
+from sfu_client import joined, wait_until
 from support import ServerProcess, run_server
 
 
@@ -20,12 +18,7 @@ def transcode_server() -> Iterator[ServerProcess]:
 
 
 async def test_transcode_mode_relays_decoded_media(transcode_server: ServerProcess) -> None:
-    room = f"transcode-{uuid.uuid4().hex[:8]}"
-    alice, bob = SfuClient(transcode_server.url, room, "alice"), SfuClient(transcode_server.url, room, "bob")
-    try:
-        for client in (alice, bob):
-            await client.connect()
-            await client.join()
+    async with joined(transcode_server.url, "alice", "bob") as (alice, bob):
 
         def both_see_video() -> bool:
             return all((v := c.video_from(o.pid)) is not None and len(v.counters) >= 2
@@ -38,5 +31,3 @@ async def test_transcode_mode_relays_decoded_media(transcode_server: ServerProce
             media = json.loads(resp.read())["media"]
         assert media["forwarding"] == "transcode"
         assert media["decoderThreads"] > 0, "transcoding decodes: the decoder-thread probe must see it"
-    finally:
-        await asyncio.gather(alice.close(), bob.close())
