@@ -123,11 +123,17 @@ class Participant:
             if self._closed:
                 raise MediaError("not_found", "you have left this room")
             started = time.monotonic()
-            self._learn_client_capabilities(parsed)
             publishing = [m for m in parsed.media if m.rtp.muxId in sources]
             if len(publishing) > self.settings.max_tracks_per_participant:
                 raise MediaError("bad_request", f"at most {self.settings.max_tracks_per_participant} published tracks")
+            # every new m-line costs a transceiver: a client adds its tracks plus a listener's two
+            known = {t.mid for t in self.connection.pc.getTransceivers()} if self.connection is not None else set()
+            added = sum(1 for m in parsed.media if m.rtp.muxId not in known)
+            if added > self.settings.max_tracks_per_participant + 2:
+                raise MediaError("bad_request", f"an offer may add at most {self.settings.max_tracks_per_participant + 2}"
+                                 " media sections")
             self._check_codecs(parsed)
+            self._learn_client_capabilities(parsed)
             if self.connection is None:
                 self.connection = Connection(self.id, self.forwarding, self._connection_failed,
                                              self.metrics.feedback_received)

@@ -215,6 +215,22 @@ async def test_answer_without_offer_is_a_conflict(sfu_server: ServerProcess) -> 
         await alice.close()
 
 
+async def test_offer_with_too_many_media_sections_is_refused(sfu_server: ServerProcess) -> None:
+    client = SfuClient(sfu_server.url, new_room(), "greedy", publish=False)
+    try:
+        await client.connect()
+        assert (await client.call("video:join-room", {"roomId": client.room}))["ok"]
+        for _ in range(12):
+            client.pc.addTransceiver("video", direction="recvonly")
+        offer = await client.pc.createOffer()
+        ack = await client.call("video:offer", {"roomId": client.room, "to": "sfu",
+                                                "description": {"type": "offer", "sdp": offer.sdp}})
+        assert ack["ok"] is False and ack["error"]["code"] == "bad_request", ack
+        assert "media sections" in ack["error"]["message"]
+    finally:
+        await client.close()
+
+
 async def test_listener_receives_everyone(sfu_server: ServerProcess) -> None:
     room = new_room()
     alice, bob = await start(sfu_server, room, "alice", "bob")
