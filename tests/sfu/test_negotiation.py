@@ -8,6 +8,7 @@ import urllib.request
 import uuid
 from typing import Any
 
+from aiortc import RTCRtpSender, VideoStreamTrack
 from sfu_client import SfuClient, frames, wait_until
 from support import ServerProcess
 
@@ -241,3 +242,51 @@ async def test_listener_receives_everyone(sfu_server: ServerProcess) -> None:
         assert media_stats(sfu_server)["producers"] >= 4
     finally:
         await close_all([alice, bob, listener])
+
+
+async def test_leaving_mid_negotiation_leaves_everyone_else_receiving(sfu_server: ServerProcess) -> None:
+    room = new_room()
+    alice, bob, carol = await start(sfu_server, room, "alice", "bob", "carol")
+    try:
+        dave = SfuClient(sfu_server.url, room, "dave")
+        await dave.connect()
+        await dave.join()  # everyone else now gets an offer adding dave ...
+        await dave.close()  # ... and dave is gone before they have all answered
+        for client in (alice, bob, carol):
+            await wait_until(
+                lambda c=client: bool(c.events["video:offer"])
+                and all(t["participantId"] != dave.pid for t in c.events["video:offer"][-1]["tracks"]),
+                timeout=10,
+            )
+        others = {alice: (bob, carol), bob: (alice, carol), carol: (alice, bob)}
+        marks = {(c, o): frames(c, o.pid) for c, os in others.items() for o in os}
+        await wait_until(lambda: all(frames(c, o.pid) > marks[(c, o)] + 5 for (c, o) in marks), timeout=10)
+        assert not any(c.errors for c in (alice, bob, carol))
+    finally:
+        await close_all([alice, bob, carol])
+
+
+async def test_room_codec_is_fixed_by_the_first_publisher(sfu_server: ServerProcess) -> None:
+    """An H.264-only first publisher makes an H.264 room; a VP8-only member is refused, naming the codec."""
+    room = new_room()
+    h264_only = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType in ("video/H264", "video/rtx")]
+    vp8_only = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType in ("video/VP8", "video/rtx")]
+    first, second = SfuClient(sfu_server.url, room, "h264"), SfuClient(sfu_server.url, room, "vp8", publish=False)
+    try:
+        for client in (first, second):
+            await client.connect()
+            assert (await client.call("video:join-room", {"roomId": room}))["ok"]
+        first.pc.addTransceiver(VideoStreamTrack(), direction="sendonly").setCodecPreferences(h264_only)
+        await first.pc.setLocalDescription(await first.pc.createOffer())
+        ack = await first.call("video:offer", {"roomId": room, "to": "sfu", "description": first._local()})
+        assert ack["ok"], ack
+        await wait_until(lambda: first.answered.is_set())
+        assert "H264/90000" in first.events["video:answer"][-1]["description"]["sdp"]
+        second.pc.addTransceiver("video", direction="recvonly").setCodecPreferences(vp8_only)
+        offer = await second.pc.createOffer()
+        refused = await second.call("video:offer", {"roomId": room, "to": "sfu",
+                                                    "description": {"type": "offer", "sdp": offer.sdp}})
+        assert refused["ok"] is False and refused["error"]["code"] == "conflict"
+        assert "H264" in refused["error"]["message"]
+    finally:
+        await close_all([first, second])
