@@ -16,5 +16,7 @@ test:
 lint:
 	$(PYTHON) -m ruff check .
 
+# Benchmarks (needs the `bench` extras: matplotlib, rich): make bench ARGS="--participants 8 --mode forward"
 bench:
+	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[bench]'
 	$(PYTHON) -m benchmarks $(ARGS)
