@@ -30,6 +30,7 @@ class Settings:
     log_format: str = "kv"  # "kv" (key=value) or "json"
     log_level: str = "INFO"
     instance_id: str = ""  # filled at start when empty: identifies this process in Redis
+    public_url: str | None = None  # how clients reach this process; default http://HOST:PORT
     # limits
     max_participants_sfu: int = 50
     max_participants_mesh: int = 8
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-format", choices=["kv", "json"], default=_env("SFU_LOG_FORMAT", d.log_format))
     p.add_argument("--log-level", default=_env("SFU_LOG_LEVEL", d.log_level))
     p.add_argument("--instance-id", default=_env("SFU_INSTANCE_ID", ""))
+    p.add_argument("--public-url", default=_env("SFU_PUBLIC_URL"),
+                   help="URL clients use to reach this process (Redis mode: joins of its SFU rooms elsewhere "
+                        "are redirected here); default http://HOST:PORT")
     p.add_argument("--max-participants-sfu", type=int, default=int(_env("SFU_MAX_PARTICIPANTS_SFU", "50") or 50))
     p.add_argument("--max-participants-mesh", type=int, default=int(_env("SFU_MAX_PARTICIPANTS_MESH", "8") or 8))
     p.add_argument("--max-connections", type=int, default=int(_env("SFU_MAX_CONNECTIONS", "2000") or 2000))
@@ -142,6 +146,7 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         log_format=args.log_format,
         log_level=args.log_level.upper(),
         instance_id=args.instance_id,
+        public_url=args.public_url or None,
         max_participants_sfu=args.max_participants_sfu,
         max_participants_mesh=args.max_participants_mesh,
         max_connections=args.max_connections,

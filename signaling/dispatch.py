@@ -67,7 +67,7 @@ class Dispatcher:
                     raise SignalingError("unauthorized", "connection is closing")
                 result = await handler(self.hub, session, payload)
         except (SignalingError, MediaError) as exc:
-            return await self._reject(event, sid, exc.code, exc.message)
+            return await self._reject(event, sid, exc.code, exc.message, getattr(exc, "details", None))
         except (RedisError, OSError) as exc:
             self.hub.store.mark_unhealthy()
             log_event(log, "store_error", logging.WARNING, name=event, sid=sid, error=type(exc).__name__)
@@ -78,13 +78,16 @@ class Dispatcher:
         self.metrics.handled.labels(event=event).inc()
         return {"ok": True, **result}
 
-    async def _reject(self, event: str, sid: str, code: str, message: str) -> dict[str, Any]:
+    async def _reject(
+        self, event: str, sid: str, code: str, message: str, details: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         metric_event = event if event in self.known else "unknown"
         self.metrics.rejected.labels(event=metric_event, code=code).inc()
         log_event(log, "rejected", name=metric_event, code=code, sid=sid)
         if not _ack_requested.get():
-            await self.hub.emit("error", {"event": event[:64], "code": code, "message": message}, to=sid)
-        return error_body(code, message)
+            await self.hub.emit("error", {"event": event[:64], "code": code, "message": message, **(details or {})},
+                                to=sid)
+        return error_body(code, message, details)
 
 
 def register(sio: socketio.AsyncServer, dispatcher: Dispatcher, handlers: dict[str, Handler]) -> None:

@@ -8,11 +8,12 @@ from sfu.api import ErrorCode
 class SignalingError(Exception):
     """A refusal with a protocol error code (see docs/protocol.md)."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, **details: str) -> None:
         super().__init__(message)
         self.code: ErrorCode = code
         self.message = message
+        self.details = details  # extra fields of the error object, e.g. `redirect`
 
 
-def error_body(code: str, message: str) -> dict[str, object]:
-    return {"ok": False, "error": {"code": code, "message": message}}
+def error_body(code: str, message: str, details: dict[str, str] | None = None) -> dict[str, object]:
+    return {"ok": False, "error": {"code": code, "message": message, **(details or {})}}

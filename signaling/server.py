@@ -29,7 +29,8 @@ def build_store(settings: Settings) -> Store:
     from signaling.store.redis_store import RedisStore
 
     return RedisStore(settings.redis_url, settings.redis_prefix, settings.instance_id or uuid.uuid4().hex[:12],
-                      heartbeat_ttl=settings.heartbeat_ttl, heartbeat_interval=settings.heartbeat_interval)
+                      heartbeat_ttl=settings.heartbeat_ttl, heartbeat_interval=settings.heartbeat_interval,
+                      public_url=settings.public_url or f"http://{settings.host}:{settings.port}")
 
 
 def install_signaling(app: web.Application, sio: socketio.AsyncServer, settings: Settings,

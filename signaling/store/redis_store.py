@@ -103,8 +103,9 @@ def _dumps(value: Any) -> str:
 
 class RedisStore:
     def __init__(self, url: str, prefix: str, instance_id: str, heartbeat_ttl: float,
-                 heartbeat_interval: float) -> None:
+                 heartbeat_interval: float, public_url: str = "") -> None:
         self.prefix = prefix
+        self.public_url = public_url  # where clients reach this process: sent to joins of rooms it owns
         self.instance_id = instance_id
         self.ttl_ms = max(1000, int(heartbeat_ttl * 1000))
         self.interval = max(0.2, min(heartbeat_interval, heartbeat_ttl / 3))
@@ -181,7 +182,8 @@ class RedisStore:
                 log.exception("heartbeat failed")
 
     async def _beat(self) -> None:
-        await self.redis.set(self._inst(self.instance_id, "alive"), "1", px=self.ttl_ms)
+        # the alive key holds this process's public URL, so other processes can send clients here
+        await self.redis.set(self._inst(self.instance_id, "alive"), self.public_url or "1", px=self.ttl_ms)
         registered = await self.redis.sadd(f"{self.prefix}instances", self.instance_id)
         # Not registered: first beat, an emptied Redis, or another process reaped us while this one
         # was stalled past the TTL. In each case put back what this process really holds.
@@ -261,7 +263,12 @@ class RedisStore:
             raise SignalingError("room_full", f"room is full ({capacity[topo]} participants)")
         if status == "elsewhere":
             # An SFU room's media lives in one process; splitting it would hide members from each other.
-            raise SignalingError("conflict", "this sfu room is served by another server process; connect there")
+            # The owner's public URL (from its heartbeat) tells the client where to connect instead.
+            owner = await self.redis.hget(self._room(room_id), "owner")
+            url = await self.redis.get(self._inst(str(owner), "alive")) if owner else None
+            details = {"redirect": str(url)} if url and url != "1" else {}
+            raise SignalingError("conflict", "this sfu room is served by another server process; connect there",
+                                 **details)
         others = [p for p in await self.participants(room_id) if p["participantId"] != participant["participantId"]]
         return topo, others
 

@@ -90,7 +90,8 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 export class CallClient {
-  readonly socket: Socket;
+  socket: Socket;
+  private redirected = false;
   private pc: RTCPeerConnection | null = null;
   private negotiator: Negotiator | null = null;
   private sources = new Map<RTCRtpTransceiver, MediaSource>();
@@ -119,14 +120,30 @@ export class CallClient {
     this.audioEnabled = opts.audioEnabled && !!opts.microphone;
     this.videoEnabled = opts.videoEnabled && !!opts.camera;
     if (opts.microphone) opts.microphone.enabled = this.audioEnabled;
-    this.socket = io(opts.serverUrl, {
+    this.socket = this.openSocket(opts.serverUrl);
+    this.bindSocket();
+  }
+
+  private openSocket(url: string): Socket {
+    return io(url, {
       path: "/socket.io",
-      auth: opts.token ? { token: opts.token } : { name: opts.displayName, userId: opts.userId },
+      auth: this.opts.token ? { token: this.opts.token } : { name: this.opts.displayName, userId: this.opts.userId },
       reconnectionDelay: 500,
       reconnectionDelayMax: 4000,
       autoConnect: false,
     });
+  }
+
+  /** The room is served by another server process (several processes on one Redis): move there, once. */
+  private followRedirect(url: string): void {
+    this.redirected = true;
+    this.trace(`room served at ${url}: moving there`);
+    const old = this.socket;
+    old.removeAllListeners();
+    old.disconnect();
+    this.socket = this.openSocket(url);
     this.bindSocket();
+    this.socket.connect();
   }
 
   get roomId(): string {
@@ -239,6 +256,10 @@ export class CallClient {
       topology: "sfu",
     });
     if (!ack.ok) {
+      if (ack.error.code === "conflict" && ack.error.redirect && !this.redirected) {
+        this.followRedirect(ack.error.redirect);
+        return;
+      }
       this.cb.dispatch({ type: "failed", error: describeError(ack.error) });
       return;
     }

@@ -13,6 +13,8 @@ export type ErrorCode =
 export interface ProtocolError {
   code: ErrorCode | string;
   message: string;
+  /** With several server processes: where the room is served (a `conflict` to follow once). */
+  redirect?: string;
 }
 
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ProtocolError };
