@@ -56,6 +56,10 @@ class PacketDemux:
     def producers(self) -> list[Producer]:
         return list(dict.fromkeys(self._by_mid.values()))
 
+    @property
+    def consumers(self) -> list[Consumer]:
+        return list(dict.fromkeys(self._consumers.values()))  # media and RTX SSRCs name the same consumer
+
     # --- packet path ---------------------------------------------------------------------------------
 
     def handle_rtp(self, data: bytes) -> None:

@@ -112,8 +112,6 @@ class Producer:
             return
         if info.payload_type != self.codec.payload_type:
             return  # a payload type we did not negotiate for this track (e.g. RED): not forwarded
-        if self.media_ssrc is None:
-            self.media_ssrc = info.ssrc
         self._account(data, info)
         self._fan_out(data, info)
 

@@ -105,7 +105,7 @@ class SfuBackend:
                     totals["received_bytes"] += producer.bytes_received
                     totals["keyframe_requests"] += producer.keyframe_requests_sent
                     totals["nacks_sent"] += producer.nacks_sent
-                for consumer in connection.consumers:
+                for consumer in connection.demux.consumers:
                     consumers += 1
                     totals["forwarded_packets"] += consumer.packets_sent
                     totals["forwarded_bytes"] += consumer.bytes_sent

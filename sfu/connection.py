@@ -127,7 +127,6 @@ class Connection:
         self.demux = PacketDemux(feedback_counts)
         self.rtcp_ssrc = random.getrandbits(32) or 1
         self.cname = f"sfu-{participant_id[:12]}"
-        self.consumers: list[Any] = []  # router Consumers sending on this connection
         self._dtls: RTCDtlsTransport | None = None
         self._target: _SendTarget | None = None
         self._rtcp_task: asyncio.Task[None] | None = None
@@ -252,7 +251,7 @@ class Connection:
             log.exception("event=rtcp_loop_failed participant=%s", self.participant_id)
 
     def _send_sender_reports(self) -> None:
-        for consumer in self.consumers:
+        for consumer in self.demux.consumers:
             report = consumer.sender_report()
             if report is None:
                 continue
@@ -275,7 +274,6 @@ class Connection:
         if self._rtcp_task is not None:
             self._rtcp_task.cancel()
             await asyncio.gather(self._rtcp_task, return_exceptions=True)
-        self.consumers = []
         try:
             await asyncio.wait_for(self.pc.close(), timeout=5)
         except Exception:  # noqa: BLE001 - closing must finish even if aiortc trips over itself

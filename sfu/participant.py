@@ -51,7 +51,6 @@ class Subscription:
     producer: Producer
     transceiver: RTCRtpTransceiver
     consumer: Consumer | None  # None in transcode mode (aiortc's own sender carries a relayed track)
-    mid: str | None = None
     accepted: bool = False
 
 
@@ -378,7 +377,6 @@ class Participant:
                 initial_sequence=initial_sequence,
             )
             self.connection.demux.add_consumer(consumer)
-            self.connection.consumers.append(consumer)
             producer.add_consumer(consumer)
             self.metrics.consumers_created.inc()
         self.connection.attach()
@@ -398,7 +396,6 @@ class Participant:
             sub.consumer.close()
             if self.connection is not None:
                 self.connection.demux.remove_consumer(sub.consumer)
-                self.connection.consumers = [c for c in self.connection.consumers if c is not sub.consumer]
         elif sub.transceiver.sender.track is not None:
             sub.transceiver.sender.replaceTrack(None)
         self.ended.append(sub)
@@ -410,11 +407,9 @@ class Participant:
         offer = await pc.createOffer()
         await pc.setLocalDescription(offer)
         self.connection.attach()
-        for sub in self.subscriptions.values():
-            sub.mid = sub.transceiver.mid
         self.server_offer_pending = True
         tracks = [
-            {"mid": sub.mid, "participantId": sub.producer.participant_id, "kind": sub.producer.kind,
+            {"mid": sub.transceiver.mid, "participantId": sub.producer.participant_id, "kind": sub.producer.kind,
              "source": sub.producer.source}
             for sub in self.subscriptions.values()
         ]

@@ -12,17 +12,16 @@ import {
   type DeviceChoice,
   type DeviceLists,
 } from "../lib/media";
+import type { JoinOptions } from "../lib/callClient";
 import { DeviceSelect } from "./DeviceSelect";
 import styles from "./PreJoin.module.css";
 
-export interface JoinChoice {
-  displayName: string;
-  token: string | null;
-  listener: boolean;
-  microphone: MediaStreamTrack | null;
-  camera: MediaStreamTrack | null;
-  audioEnabled: boolean;
-  videoEnabled: boolean;
+/** What the pre-join screen decides: the call client's options, less what the page knows itself. */
+export interface JoinChoice
+  extends Pick<
+    JoinOptions,
+    "displayName" | "token" | "listener" | "microphone" | "camera" | "audioEnabled" | "videoEnabled"
+  > {
   devices: DeviceChoice;
 }
 
