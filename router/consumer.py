@@ -1,140 +1,289 @@
-"""A Consumer: one (subscriber, producer) pair, with its own SSRC, payload type and sequence space.
+"""A Consumer: one stream a subscriber receives, with its own SSRC, payload type and sequence space.
 
-Each forwarded packet is copied once, its header rewritten in place for this subscriber, kept in a
-short history (to answer NACKs) and sent. Sequence numbers stay continuous across pauses and
-keyframe waits because skipped packets are reported to the SequenceRewriter, not left as gaps.
+It forwards one layer of one producer at a time. The layer may change (simulcast: at the target
+layer's keyframe, timestamps rebased with the layers' sender reports), the producer may change
+(a receive slot that shows whoever is speaking), and forwarding may pause (muted, not in view,
+no bandwidth); through all of it the subscriber sees one continuous, monotonic stream.
+Retransmissions come from the layer's shared packet cache: each consumer only remembers how its
+sequence numbers map back to the source (a few runs), never a copy of the packets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from typing import TYPE_CHECKING
 
-from router.packet_history import PacketHistory
+from router.header_extensions import forward_id_map, rewrite_extensions
 from router.rtp_header import RtpInfo, parse_rtp, rewritten_rtp
 from router.rtx import wrap_rtx
 from router.sender_report import SenderReportTranslator
 from router.seqmap import SequenceRewriter
 
 if TYPE_CHECKING:
+    from router.layer import Layer
+    from router.link import Link
     from router.producer import Producer
 
-SendBytes = Callable[[bytes], None]
+__all__ = ["Consumer"]
+
+MAX_NACK_ITEMS = 64  # sequence numbers answered per NACK message; the rest wait for the next one
+_RUNS_KEPT = 8
+_RESENT_SLOTS = 256
+_TS_MASK = 0xFFFFFFFF
 
 
 class Consumer:
-    """Forwards one producer's packets to one subscriber connection."""
+    """Forwards one producer's packets (one layer at a time) to one subscriber connection."""
 
     def __init__(
         self,
         consumer_id: str,
-        producer: Producer,
+        producer: Producer | None,
         subscriber_id: str,
         ssrc: int,
         payload_type: int,
-        send_rtp: SendBytes,
+        link: Link,
+        clock_rate: int,
+        kind: str,
         rtx_ssrc: int | None = None,
         rtx_payload_type: int | None = None,
-        extension_id_map: dict[int, int] | None = None,
-        history_size: int = 1024,
+        extensions: dict[str, int] | None = None,
         initial_sequence: int | None = None,
     ) -> None:
         self.id = consumer_id
-        self.producer = producer
         self.subscriber_id = subscriber_id
+        self.kind = kind
         self.ssrc = ssrc
         self.payload_type = payload_type
         self.rtx_ssrc = rtx_ssrc
         self.rtx_payload_type = rtx_payload_type
-        self.extension_id_map = extension_id_map
-        # the producer rewrites the extension block once per distinct mapping and hands us the result
-        self.extension_key = tuple(sorted(extension_id_map.items())) if extension_id_map is not None else None
+        self.extensions = dict(extensions or {})  # the subscriber's negotiated URI -> ID
+        self.extension_id_map: dict[int, int] | None = None
+        self.extension_key: tuple[tuple[int, int], ...] | None = None
+        self.producer: Producer | None = None
+        self.layer: Layer | None = None  # forwarding from
+        self.target: Layer | None = None  # wanted (None: forward nothing)
         self.active = False  # set once the subscriber's SDP answer accepted this m-line
         self.closed = False
-        self._send_rtp = send_rtp
+        self._link = link
+        self._send_rtp = link.send_rtp
         # a consumer that takes over a recycled m-line continues its predecessor's sequence numbers
         # (same SSRC: the subscriber's SRTP rollover counter must not see a jump)
-        self._sequence = SequenceRewriter(producer.codec.clock_rate, initial_sequence=initial_sequence)
-        self._history = PacketHistory(history_size) if producer.kind == "video" else None
+        self._sequence = SequenceRewriter(clock_rate, initial_sequence=initial_sequence)
+        self._runs: list[tuple[int, Layer, int, int]] = []  # (first out seq, layer, seq offset, ts offset)
+        self._runs_seen = 0
         self._reports = SenderReportTranslator()
-        self._waiting_keyframe = producer.kind == "video"
         self._rtx_sequence = 1
+        self._resent: list[tuple[int, float]] = [(-1, 0.0)] * _RESENT_SLOTS
         # counters for metrics and benchmarks
         self.packets_sent = 0
         self.bytes_sent = 0
         self.retransmissions = 0
+        self.layer_switches = 0
+        self.rate_bps = 0.0  # measured by the connection about once a second
+        self._bytes_at_measure = 0
+        if producer is not None:
+            self.set_producer(producer)
 
     @property
     def next_sequence(self) -> int:
         return (self._sequence.last_sequence + 1) & 0xFFFF
 
+    @property
+    def forwarding(self) -> bool:
+        return self.target is not None
+
+    # --- what to forward ---------------------------------------------------------------------------
+
+    def set_producer(self, producer: Producer | None) -> None:
+        """Follow another producer (a receive slot changing hands), or none; forwarding stops until a
+        target layer is set."""
+        if producer is self.producer:
+            return
+        self.set_target(None)
+        if self.producer is not None:
+            self.producer.remove_consumer(self)
+        self.producer = producer
+        self._runs = []
+        if producer is None:
+            self.extension_id_map = None
+            self.extension_key = None
+            return
+        self.extension_id_map = forward_id_map(producer.extensions, self.extensions)
+        self.extension_key = tuple(sorted(self.extension_id_map.items())) if self.extension_id_map is not None else None
+        producer.add_consumer(self)
+
+    def set_target(self, layer: Layer | None) -> None:
+        """Forward `layer` from its next keyframe (staying on the current layer until then), or stop."""
+        if layer is not None and layer.producer is not self.producer:
+            raise ValueError("a consumer's layer must belong to its producer")
+        current_target = self.target
+        self.target = layer
+        if current_target is not None and current_target is not layer and self in current_target.pending:
+            current_target.pending = [c for c in current_target.pending if c is not self]
+        if layer is None:
+            self._detach()
+            return
+        if not self.active or self.layer is layer or self in layer.pending:
+            return
+        layer.pending = [*layer.pending, self]
+        layer.request_keyframe()
+
     def activate(self) -> None:
-        """The subscriber knows our SSRC now: start forwarding from the next keyframe."""
+        """The subscriber knows our SSRC now: start forwarding the target from its next keyframe."""
         if self.closed or self.active:
             return
         self.active = True
-        self.require_keyframe()
-        self.producer.request_keyframe()
+        target, self.target = self.target, None
+        if target is not None:
+            self.set_target(target)
 
-    def require_keyframe(self) -> None:
-        if self.producer.kind == "video":
-            self._waiting_keyframe = True
-
-    def skip(self) -> None:
+    def attach(self, layer: Layer, info: RtpInfo) -> None:
+        """Called by the producer at a keyframe of a layer this consumer waits for."""
+        if self.closed or self.target is not layer:
+            return
+        old = self.layer
+        if old is not None and old is not layer:
+            old.consumers = [c for c in old.consumers if c is not self]
+            self.layer_switches += 1
+            self._hint_timestamp(old, layer, info.timestamp)
+        if self not in layer.consumers:
+            layer.consumers = [*layer.consumers, self]
+        self.layer = layer
         self._sequence.skip()
 
-    def forward(self, data: bytes, info: RtpInfo, keyframe: bool, now_ms: float) -> None:
-        """`data` already carries this consumer's header extensions; `info` is the original's."""
-        if not self.active:
+    def _hint_timestamp(self, old: Layer, new: Layer, timestamp: int) -> None:
+        """Place the new layer's first frame on our timeline by wall clock (both layers' SRs), so a
+        switch neither rewinds nor leaps; without SRs the rewriter uses the elapsed time instead."""
+        sequence = self._sequence
+        if sequence.ssrc != old.media_ssrc:
             return
-        if self._waiting_keyframe:
-            if not keyframe:
-                self._sequence.skip()
-                return
-            self._waiting_keyframe = False
-        mapped = self._sequence.map(info.ssrc, info.sequence, info.timestamp, now_ms)
+        instant = new.ntp_of(timestamp)
+        if instant is None:
+            return
+        old_timestamp = old.timestamp_at(instant)
+        if old_timestamp is not None:
+            sequence.suggest_timestamp((old_timestamp + sequence.ts_offset) & _TS_MASK)
+
+    def _detach(self) -> None:
+        layer = self.layer
+        if layer is not None:
+            layer.consumers = [c for c in layer.consumers if c is not self]
+        self.layer = None
+        self._sequence.skip()
+
+    def producer_closed(self, producer: Producer) -> None:
+        if producer is self.producer:
+            self.set_producer(None)
+
+    def skip(self) -> None:
+        """Packets are being withheld on purpose: close the gap when forwarding resumes."""
+        self._sequence.skip()
+
+    # --- packet path -----------------------------------------------------------------------------------
+
+    def forward(self, data: bytes, info: RtpInfo, now_ms: float) -> None:
+        """`data` already carries this consumer's header extensions; `info` is the original's."""
+        sequence = self._sequence
+        mapped = sequence.map(info.ssrc, info.sequence, info.timestamp, now_ms)
         if mapped is None:
             return
+        if sequence.runs != self._runs_seen:
+            self._note_run(mapped[0])
         packet = rewritten_rtp(data, self.payload_type, mapped[0], mapped[1], self.ssrc)
-        if self._history is not None:
-            self._history.store(mapped[0], packet)
         self._send_rtp(packet)
         self.packets_sent += 1
         self.bytes_sent += len(packet)
         self._reports.on_sent(info.payload_end - info.payload_start)
 
-    def handle_nack(self, lost: list[int]) -> None:
-        """Answer the subscriber's NACK from our own history (RTX when negotiated)."""
-        if self._history is None:
+    def _note_run(self, first_sequence: int) -> None:
+        sequence = self._sequence
+        self._runs_seen = sequence.runs
+        if self.layer is None:
             return
-        for sequence in lost:
-            packet = self._history.get(sequence)
-            if packet is None:
+        self._runs.append((first_sequence, self.layer, sequence.seq_offset, sequence.ts_offset))
+        if len(self._runs) > _RUNS_KEPT:
+            del self._runs[0]
+
+    # --- feedback from the subscriber ----------------------------------------------------------------
+
+    def _run_for(self, out_sequence: int) -> tuple[int, Layer, int, int] | None:
+        last = self._sequence.last_sequence
+        if (last - out_sequence) & 0xFFFF >= 0x8000:
+            return None  # not sent yet
+        for run in reversed(self._runs):
+            if (out_sequence - run[0]) & 0xFFFF < 0x8000:
+                return run
+        return None
+
+    def handle_nack(self, lost: list[int]) -> None:
+        """Answer the subscriber's NACK from the layers' shared caches (RTX when negotiated)."""
+        if not self.active or not lost:
+            return
+        now = time.monotonic()
+        link = self._link
+        repeat_after = max(0.01, link.rtt.rtt_ms / 1000.0)
+        budget = link.retransmit_budget
+        for out_sequence in lost[:MAX_NACK_ITEMS]:
+            slot = out_sequence % _RESENT_SLOTS
+            last = self._resent[slot]
+            if last[0] == out_sequence and now - last[1] < repeat_after:
+                continue  # already resent within a round trip: the copy is on its way
+            run = self._run_for(out_sequence)
+            if run is None:
                 continue
-            if self.rtx_ssrc is not None and self.rtx_payload_type is not None:
-                info = parse_rtp(packet)
-                packet = wrap_rtx(packet, info, self.rtx_ssrc, self.rtx_payload_type, self._rtx_sequence)
-                self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+            _, layer, seq_offset, ts_offset = run
+            cache = layer.cache
+            if cache is None:
+                continue
+            source_sequence = (out_sequence - seq_offset) & 0xFFFF
+            original = cache.get(source_sequence)
+            if original is None:
+                layer.request_missing(source_sequence)  # it never reached us: ask the publisher again
+                continue
+            if not budget.spend(len(original), now):
+                break
+            self._resent[slot] = (out_sequence, now)
+            self._send_rtp(self._retransmission(original, out_sequence, ts_offset))
             self.retransmissions += 1
-            self._send_rtp(packet)
+
+    def _retransmission(self, original: bytes, out_sequence: int, ts_offset: int) -> bytes:
+        info = parse_rtp(original)
+        if info.extension_profile and self.extension_id_map is not None:
+            original = bytes(rewrite_extensions(original, info, self.extension_id_map))
+            info = parse_rtp(original)
+        packet = rewritten_rtp(original, self.payload_type, out_sequence, (info.timestamp + ts_offset) & _TS_MASK,
+                               self.ssrc)
+        if self.rtx_ssrc is None or self.rtx_payload_type is None:
+            return packet
+        rtx = wrap_rtx(packet, parse_rtp(packet), self.rtx_ssrc, self.rtx_payload_type, self._rtx_sequence)
+        self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+        return rtx
 
     def handle_keyframe_request(self) -> None:
-        self.producer.request_keyframe()
+        """The subscriber's PLI/FIR: for the layer it gets (or is about to get), rate-limited there."""
+        layer = self.layer or self.target
+        if layer is not None:
+            layer.request_keyframe()
 
     def sender_report(self) -> bytes | None:
-        """The publisher's last SR, translated into this consumer's SSRC and timestamp space."""
-        if not self.active or self.packets_sent == 0:
+        """The layer's last SR, translated into this consumer's SSRC and timestamp space."""
+        layer = self.layer
+        if not self.active or self.packets_sent == 0 or layer is None or layer.sender_report is None:
             return None
-        source = self.producer.last_sender_report
-        if source is None or self.producer.media_ssrc is None:
+        sequence = self._sequence
+        if sequence.ssrc != layer.media_ssrc or layer.media_ssrc is None:
             return None
-        offset = self._sequence.timestamp_offset(self.producer.media_ssrc)
-        if offset is None:
-            return None
-        return self._reports.build(self.ssrc, source[0], source[1], offset)
+        ntp, rtp = layer.sender_report
+        return self._reports.build(self.ssrc, ntp, rtp, sequence.ts_offset)
+
+    def measure(self, elapsed: float) -> None:
+        if elapsed > 0:
+            self.rate_bps = (self.bytes_sent - self._bytes_at_measure) * 8 / elapsed
+        self._bytes_at_measure = self.bytes_sent
 
     def close(self) -> None:
+        self.set_producer(None)
         self.closed = True
         self.active = False
-        if self._history is not None:
-            self._history.clear()
+        self._runs = []

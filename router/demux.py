@@ -1,8 +1,10 @@
-"""Routes one connection's decrypted RTP and RTCP to its producers and consumers by SSRC.
+"""Routes one connection's decrypted RTP and RTCP to its producers' layers and its consumers.
 
-SSRCs come from the publisher's SDP (`a=ssrc-group:FID`), so RTX padding that Chrome sends early
-cannot be mistaken for media; a publisher that announced no SSRCs is learnt from the mid header
-extension and the payload type of its first packets.
+SSRCs come from the publisher's SDP (`a=ssrc-group:FID`) where it names them, so RTX padding that
+Chrome sends early cannot be mistaken for media. Streams the SDP does not name (simulcast layers,
+which browsers announce only by rid) are learnt from their first packets' header extensions: the
+mid picks the producer, the rid (or repaired rid, for RTX) the layer. A bound SSRC is never bound
+again, and a connection can bind only a few, so a sender cannot grow this table or steal a stream.
 """
 
 from __future__ import annotations
@@ -11,37 +13,51 @@ import time
 
 from router.consumer import Consumer
 from router.header_extensions import find_extension
+from router.layer import Layer
+from router.link import Link
 from router.producer import Producer
 from router.rtcp_feedback import parse_feedback
 from router.rtp_header import parse_rtp
 
 FEEDBACK_KINDS = ("pli", "fir", "nack", "remb")
+MAX_BOUND_SSRCS = 32  # media + RTX streams one connection may publish (3 tracks x 3 layers x 2, with room)
+ESTIMATE_MAX_AGE = 5.0  # seconds a subscriber's REMB stays its budget
+CONGESTION_RATIO = 0.9  # a REMB below this share of what its streams are sent means congestion
 
 
 class PacketDemux:
-    def __init__(self, feedback_counts: dict[str, int] | None = None) -> None:
+    def __init__(self, link: Link, feedback_counts: dict[str, int] | None = None) -> None:
         # RTCP feedback received from subscribers, by kind (shared across connections for metrics)
         self.feedback_counts = feedback_counts if feedback_counts is not None else dict.fromkeys(FEEDBACK_KINDS, 0)
-        self._media: dict[int, Producer] = {}
-        self._rtx: dict[int, Producer] = {}
+        self.link = link
+        self._media: dict[int, Layer] = {}
+        self._rtx: dict[int, Layer] = {}
         self._by_mid: dict[str, Producer] = {}
         self._consumers: dict[int, Consumer] = {}
         self.mid_extension_id: int | None = None
+        self.rid_extension_id: int | None = None
+        self.repaired_rid_extension_id: int | None = None
         self.unknown_packets = 0
+        # the subscriber's own estimates (REMB) of its downlink: browsers send one for all the streams
+        # they receive, aiortc one per stream; keyed by the first SSRC each message names
+        self._estimates: dict[int, tuple[int, tuple[int, ...], float]] = {}
 
     # --- registration ----------------------------------------------------------------------------
 
     def add_producer(self, producer: Producer, mid: str) -> None:
         self._by_mid[mid] = producer
-        if producer.media_ssrc is not None:
-            self._media[producer.media_ssrc] = producer
-        if producer.rtx_ssrc is not None:
-            self._rtx[producer.rtx_ssrc] = producer
+        for layer in producer.layers:
+            if layer.media_ssrc is not None:
+                self._media.setdefault(layer.media_ssrc, layer)
+            if layer.rtx_ssrc is not None:
+                self._rtx.setdefault(layer.rtx_ssrc, layer)
 
     def remove_producer(self, producer: Producer) -> None:
-        for table in (self._media, self._rtx, self._by_mid):
-            for key in [k for k, v in table.items() if v is producer]:
+        for table in (self._media, self._rtx):
+            for key in [k for k, v in table.items() if v.producer is producer]:
                 del table[key]
+        for key in [k for k, v in self._by_mid.items() if v is producer]:
+            del self._by_mid[key]
 
     def add_consumer(self, consumer: Consumer) -> None:
         self._consumers[consumer.ssrc] = consumer
@@ -60,26 +76,50 @@ class PacketDemux:
     def consumers(self) -> list[Consumer]:
         return list(dict.fromkeys(self._consumers.values()))  # media and RTX SSRCs name the same consumer
 
+    def subscriber_estimate(self, now: float) -> tuple[float | None, bool]:
+        """(downlink estimate, congested) from the subscriber's fresh REMBs; (None, False) without any.
+
+        Each REMB covers the streams it names; it signals congestion when it is below what those
+        streams are being sent. Streams no REMB covers count at the rate they are sent.
+        """
+        total = 0.0
+        congested = False
+        covered: set[int] = set()
+        fresh = False
+        for bps, ssrcs, at in self._estimates.values():
+            if now - at > ESTIMATE_MAX_AGE:
+                continue
+            fresh = True
+            sent = sum(c.rate_bps for c in (self._consumers.get(ssrc) for ssrc in ssrcs) if c is not None)
+            if sent > 0 and bps < CONGESTION_RATIO * sent:
+                congested = True
+            total += bps
+            covered.update(ssrcs)
+        if not fresh:
+            return None, False
+        total += sum(c.rate_bps for c in self.consumers if c.ssrc not in covered)
+        return total, congested
+
     # --- packet path ---------------------------------------------------------------------------------
 
     def handle_rtp(self, data: bytes) -> None:
         ssrc = int.from_bytes(data[8:12], "big") if len(data) >= 12 else -1
-        producer = self._media.get(ssrc)
-        if producer is not None:
-            producer.receive_rtp(data)
+        layer = self._media.get(ssrc)
+        if layer is not None:
+            layer.receive(data)
             return
-        producer = self._rtx.get(ssrc)
-        if producer is not None:
-            producer.receive_rtx(data)
+        layer = self._rtx.get(ssrc)
+        if layer is not None:
+            layer.receive_rtx(data)
             return
-        if self._learn(data, ssrc):
+        if ssrc >= 0 and self._learn(data, ssrc):
             self.handle_rtp(data)
         else:
             self.unknown_packets += 1
 
     def _learn(self, data: bytes, ssrc: int) -> bool:
-        """Bind an SSRC the SDP did not announce, by its mid extension and payload type."""
-        if self.mid_extension_id is None:
+        """Bind an SSRC the SDP did not announce, from its mid and rid extensions and payload type."""
+        if self.mid_extension_id is None or len(self._media) + len(self._rtx) >= MAX_BOUND_SSRCS:
             return False
         try:
             info = parse_rtp(data)
@@ -89,17 +129,30 @@ class PacketDemux:
         if value is None:
             return False
         producer = self._by_mid.get(bytes(value).decode("ascii", "replace"))
-        if producer is None:
+        if producer is None or producer.closed:
             return False
-        if info.payload_type == producer.codec.payload_type and producer.media_ssrc is None:
-            producer.media_ssrc = ssrc
-            self._media[ssrc] = producer
+        is_media = info.payload_type == producer.codec.payload_type
+        is_rtx = producer.codec.rtx_payload_type is not None and info.payload_type == producer.codec.rtx_payload_type
+        if not (is_media or is_rtx):
+            return False
+        layer: Layer | None
+        if producer.simulcast:
+            ext_id = self.rid_extension_id if is_media else self.repaired_rid_extension_id
+            rid = find_extension(data, info, ext_id) if ext_id is not None else None
+            layer = producer.layer_by_rid(bytes(rid).decode("ascii", "replace")) if rid is not None else None
+        else:
+            layer = producer.layers[0]
+        if layer is None:
+            return False
+        if is_media and layer.media_ssrc is None and ssrc not in self._rtx:
+            layer.media_ssrc = ssrc
+            self._media[ssrc] = layer
             return True
-        if info.payload_type == producer.codec.rtx_payload_type and producer.rtx_ssrc is None:
-            producer.rtx_ssrc = ssrc
-            self._rtx[ssrc] = producer
+        if is_rtx and layer.rtx_ssrc is None and ssrc not in self._media:
+            layer.rtx_ssrc = ssrc
+            self._rtx[ssrc] = layer
             return True
-        return False
+        return False  # that layer's stream is bound already: never re-bind
 
     def handle_rtcp(self, data: bytes) -> None:
         now = time.monotonic()
@@ -108,9 +161,13 @@ class PacketDemux:
             if kind in self.feedback_counts:
                 self.feedback_counts[kind] += 1
             if kind == "sr":
-                producer = self._media.get(feedback.ssrc)
-                if producer is not None:
-                    producer.on_sender_report(feedback.ntp_timestamp, feedback.rtp_timestamp)
+                layer = self._media.get(feedback.ssrc)
+                if layer is not None:
+                    layer.on_sender_report(feedback.ntp_timestamp, feedback.rtp_timestamp)
+            elif kind == "rr":
+                report = feedback.report
+                if report is not None and feedback.media_ssrc in self._consumers:
+                    self.link.rtt.report(report.lsr, report.dlsr, now)
             elif kind in ("pli", "fir"):
                 consumer = self._consumers.get(feedback.media_ssrc)
                 if consumer is not None:
@@ -120,7 +177,10 @@ class PacketDemux:
                 if consumer is not None:
                     consumer.handle_nack(feedback.lost)
             elif kind == "remb":
-                for ssrc in feedback.ssrcs:
-                    consumer = self._consumers.get(ssrc)
-                    if consumer is not None:
-                        consumer.producer.remb.update(consumer, feedback.bitrate, now)
+                ours = [ssrc for ssrc in feedback.ssrcs[:64] if ssrc in self._consumers]
+                if ours:
+                    estimates = self._estimates
+                    estimates[ours[0]] = (feedback.bitrate, tuple(ours), now)
+                    if len(estimates) > 2 * len(self._consumers) + 8:  # forget SSRCs no longer ours
+                        for key in [k for k in estimates if k not in self._consumers]:
+                            del estimates[key]

@@ -1,7 +1,7 @@
 """RTP header extensions (RFC 8285) for forwarding: ID remapping, lookup, audio level.
 
 Publishers (browsers) pick their own extension IDs; each consumer negotiated its own. A block
-is passed through untouched when the IDs agree (`build_id_map` returns None) and otherwise
+is passed through untouched when the IDs agree (`forward_id_map` returns None) and otherwise
 rewritten per consumer. Elements are located by offset, without copying them; re-encoding a
 block whose shape changes uses aiortc's `pack_header_extensions`. aiortc's
 `unpack_header_extensions` is not used for reading: it copies every value and does not stop at
@@ -17,7 +17,7 @@ from aiortc.rtp import pack_header_extensions
 
 from router.rtp_header import RtpInfo
 
-__all__ = ["build_id_map", "find_extension", "read_audio_level", "rewrite_extensions"]
+__all__ = ["find_extension", "forward_id_map", "read_audio_level", "rewrite_extensions"]
 
 ONE_BYTE_PROFILE = 0xBEDE
 TWO_BYTE_PROFILE = 0x1000  # low 4 bits are "appbits"
@@ -27,21 +27,22 @@ _EXT_HEADER = struct.Struct("!HH")
 Buffer = bytes | bytearray | memoryview
 
 
-def build_id_map(publisher: dict[str, int], consumer: dict[str, int]) -> dict[int, int] | None:
-    """Map publisher extension IDs to the consumer's IDs for the URIs both negotiated.
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+# Named for the publisher's side of the path only: the mid names the publisher's m-line (subscribers
+# demultiplex by SSRC), rids name simulcast layers (a consumer's stream is one stream), and
+# transport-wide sequence numbers count the publisher's transport, not the subscriber's.
+NOT_FORWARDED = frozenset({MID_URI, RID_URI, REPAIRED_RID_URI, TRANSPORT_CC_URI})
 
-    Returns None when the block can be forwarded as it is: every shared URI has the same ID on
-    both sides and the consumer uses none of the publisher's IDs for a different URI.
-    """
-    id_map = {pub_id: consumer[uri] for uri, pub_id in publisher.items() if uri in consumer}
-    if any(pub_id != con_id for pub_id, con_id in id_map.items()):
-        return id_map
-    consumer_uri_by_id = {con_id: uri for uri, con_id in consumer.items()}
-    for uri, pub_id in publisher.items():
-        other = consumer_uri_by_id.get(pub_id)
-        if other is not None and other != uri:
-            return id_map
-    return None
+
+def forward_id_map(publisher: dict[str, int], consumer: dict[str, int]) -> dict[int, int] | None:
+    """Publisher ID -> consumer ID for the extensions forwarded; None when the block can pass unchanged."""
+    mapping = {pid: consumer[uri] for uri, pid in publisher.items() if uri not in NOT_FORWARDED and uri in consumer}
+    if len(mapping) == len(publisher) and all(k == v for k, v in mapping.items()):
+        return None
+    return mapping
 
 
 def _elements(buf: Buffer, info: RtpInfo) -> Iterator[tuple[int, int, int]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["is_keyframe"]
+__all__ = ["is_keyframe", "vp8_keyframe_size"]
 
 _H264_IDR = 5
 _H264_SPS = 7
@@ -16,31 +16,50 @@ _H264_STAP_A = 24
 _H264_FU_A = 28
 
 
-def _vp8(payload: bytes | memoryview) -> bool:
-    """RFC 7741: a keyframe starts partition 0 (S=1, PID=0) with P=0 in the VP8 payload header."""
+def _vp8_frame_start(payload: bytes | memoryview) -> int | None:
+    """Offset of the VP8 frame header when this packet starts a frame (S=1, partition 0), else None."""
     n = len(payload)
     if n < 1:
-        return False
+        return None
     b = payload[0]
     if not b & 0x10 or b & 0x0F:  # S bit clear, or not partition 0
-        return False
+        return None
     pos = 1
     if b & 0x80:  # X: extended control bits
         if n < 2:
-            return False
+            return None
         x = payload[1]
         pos = 2
         if x & 0x80:  # I: picture ID, 7 or 15 bits (M flag)
             if n <= pos:
-                return False
+                return None
             pos += 2 if payload[pos] & 0x80 else 1
         if x & 0x40:  # L: TL0PICIDX
             pos += 1
         if x & 0x30:  # T or K share one byte
             pos += 1
-    if n <= pos:
-        return False
-    return not payload[pos] & 0x01
+    return pos if n > pos else None
+
+
+def _vp8(payload: bytes | memoryview) -> bool:
+    """RFC 7741: a keyframe starts partition 0 (S=1, PID=0) with P=0 in the VP8 payload header."""
+    pos = _vp8_frame_start(payload)
+    return pos is not None and not payload[pos] & 0x01
+
+
+def vp8_keyframe_size(payload: bytes | memoryview) -> tuple[int, int] | None:
+    """(width, height) from the first packet of a VP8 keyframe (RFC 6386 9.1), else None.
+
+    Simulcast layers are told apart by size: a subscriber gets the smallest layer that fills its tile.
+    """
+    pos = _vp8_frame_start(payload)
+    if pos is None or payload[pos] & 0x01 or len(payload) < pos + 10:
+        return None
+    if bytes(payload[pos + 3 : pos + 6]) != b"\x9d\x01\x2a":
+        return None
+    width = (payload[pos + 6] | payload[pos + 7] << 8) & 0x3FFF
+    height = (payload[pos + 8] | payload[pos + 9] << 8) & 0x3FFF
+    return (width, height) if width and height else None
 
 
 def _h264(payload: bytes | memoryview) -> bool:

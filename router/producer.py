@@ -1,29 +1,33 @@
-"""A Producer: one track a participant publishes, and the fan-out of its packets to consumers.
+"""A Producer: one track a participant publishes, with one RTP stream per simulcast layer.
 
-The producer parses each incoming packet once, keeps the publisher's feedback loop alive (receiver
-reports, NACKs, REMB: the publisher's congestion control depends on them) and hands the packet to
-every consumer, which rewrites its own copy. Nothing here awaits: the packet path is synchronous.
+Each incoming packet is parsed once by its `Layer` and handed here for the fan-out to the
+consumers that forward that layer; each consumer rewrites its own copy. Feedback toward the
+publisher (receiver reports, NACKs, PLIs, REMB) goes out through the publisher's `Link`, so its
+congestion control keeps working. Nothing here awaits: the packet path is synchronous.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
-from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
+from aiortc.rtp import RtcpRrPacket
 
-from router.consumer import Consumer
 from router.header_extensions import read_audio_level, rewrite_extensions
-from router.keyframes import is_keyframe
-from router.rtcp_feedback import KeyframeRequestLimiter, RembAggregator, build_nack, build_pli, build_remb
-from router.rtp_header import RtpInfo, parse_rtp
-from router.rtx import unwrap_rtx
+from router.layer import Layer
+from router.rtcp_feedback import build_pli, build_remb
+from router.rtp_header import RtpInfo
+
+if TYPE_CHECKING:
+    from router.consumer import Consumer
+    from router.link import Link
+
+log = logging.getLogger("router.producer")
 
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
-SendBytes = Callable[[bytes], None]
 AudioLevelObserver = Callable[[str, int, bool, float], None]
 
 
@@ -43,16 +47,6 @@ class CodecInfo:
         return self.mime_type.split("/", 1)[1].upper()
 
 
-class _PacketView:
-    """The two fields aiortc's NackGenerator/StreamStatistics read, reused to avoid an object per packet."""
-
-    __slots__ = ("sequence_number", "timestamp")
-
-    def __init__(self) -> None:
-        self.sequence_number = 0
-        self.timestamp = 0
-
-
 class Producer:
     """One published track (microphone, camera or screen) of one participant."""
 
@@ -64,11 +58,12 @@ class Producer:
         source: str,
         codec: CodecInfo,
         extensions: dict[str, int],
-        send_rtcp: SendBytes,
+        link: Link,
         rtcp_ssrc: int,
+        rids: Sequence[str] = (),
         media_ssrc: int | None = None,
         rtx_ssrc: int | None = None,
-        remb_bounds: tuple[int, int] = (100_000, 4_000_000),
+        remb_bps: int = 4_000_000,
         on_audio_level: AudioLevelObserver | None = None,
         keyframe_interval: float = 1.0,
     ) -> None:
@@ -78,156 +73,125 @@ class Producer:
         self.source = source
         self.codec = codec
         self.extensions = extensions
-        self.media_ssrc = media_ssrc
-        self.rtx_ssrc = rtx_ssrc
-        self.consumers: list[Consumer] = []
+        self.link = link
+        self.rtcp_ssrc = rtcp_ssrc
         self.paused = False
         self.closed = False
-        self._send_rtcp = send_rtcp
-        self._rtcp_ssrc = rtcp_ssrc
-        self._is_video = kind == "video"
-        self._mime = codec.mime_type
-        self._audio_level_id = extensions.get(AUDIO_LEVEL_URI) if kind == "audio" else None
+        # REMB to the publisher: the ceiling. Subscribers' limits are met by choosing layers and
+        # pausing videos per subscriber, never by slowing the publisher for everyone.
+        self.remb_bps = remb_bps
+        self.audio_level_id = extensions.get(AUDIO_LEVEL_URI) if kind == "audio" else None
         self._on_audio_level = on_audio_level
-        self._view = _PacketView()
-        self._stats: StreamStatistics | None = None
-        self._nack = NackGenerator() if self._is_video else None
-        self._keyframes = KeyframeRequestLimiter(keyframe_interval)
-        self.remb = RembAggregator(*remb_bounds)
-        self._last_sr: tuple[int, int] | None = None  # (ntp, rtp timestamp) of the publisher's last SR
-        self._last_sr_time: float = 0.0
+        if rids:
+            self.layers = [Layer(self, i, rid=rid, keyframe_interval=keyframe_interval) for i, rid in enumerate(rids)]
+        else:
+            self.layers = [Layer(self, 0, media_ssrc=media_ssrc, rtx_ssrc=rtx_ssrc,
+                                 keyframe_interval=keyframe_interval)]
+        self.consumers: list[Consumer] = []  # every consumer subscribed, whichever layer it takes
         # counters for metrics
-        self.packets_received = 0
-        self.bytes_received = 0
         self.keyframe_requests_sent = 0
         self.nacks_sent = 0
+        self.malformed = 0
+        self.forward_errors = 0
+
+    @property
+    def simulcast(self) -> bool:
+        return len(self.layers) > 1
+
+    @property
+    def packets_received(self) -> int:
+        return sum(layer.packets + layer.recovered for layer in self.layers)
+
+    @property
+    def bytes_received(self) -> int:
+        return sum(layer.bytes for layer in self.layers)
+
+    def layer_by_rid(self, rid: str) -> Layer | None:
+        return next((layer for layer in self.layers if layer.rid == rid), None)
+
+    def rtt_ms(self) -> float:
+        return self.link.rtt.rtt_ms
+
+    def send_rtcp(self, data: bytes) -> None:
+        self.link.send_rtcp(data)
 
     # --- packet path -------------------------------------------------------------------------
 
-    def receive_rtp(self, data: bytes) -> None:
-        """Media packet from the publisher (already SRTP-decrypted)."""
-        try:
-            info = parse_rtp(data)
-        except ValueError:
+    def observe_audio_level(self, data: bytes, info: RtpInfo, now_ms: float) -> None:
+        if self._on_audio_level is None or self.audio_level_id is None:
             return
-        if info.payload_type != self.codec.payload_type:
-            return  # a payload type we did not negotiate for this track (e.g. RED): not forwarded
-        self._account(data, info)
-        self._fan_out(data, info)
+        level = read_audio_level(data, info, self.audio_level_id)
+        if level is not None:
+            self._on_audio_level(self.participant_id, level[1], level[0], now_ms)
 
-    def receive_rtx(self, data: bytes) -> None:
-        """RTX packet from the publisher: a retransmission we asked for, or padding used as a probe."""
-        try:
-            info = parse_rtp(data)
-        except ValueError:
+    def fan_out(self, layer: Layer, data: bytes, info: RtpInfo, keyframe: bool, now_ms: float) -> None:
+        """Hand one packet of `layer` to its consumers; a failure for one never stops the others."""
+        if self.paused:
             return
-        if info.payload_end - info.payload_start < 2 or self.media_ssrc is None:
-            return  # padding-only probe: nothing to forward
-        restored = bytes(unwrap_rtx(data, info, self.codec.payload_type, self.media_ssrc))
-        try:
-            rinfo = parse_rtp(restored)
-        except ValueError:
+        if keyframe and layer.pending:
+            pending, layer.pending = layer.pending, []
+            for consumer in pending:
+                consumer.attach(layer, info)
+        consumers = layer.consumers
+        if not consumers:
             return
-        self.packets_received += 1
-        self.bytes_received += len(data)
-        if self._nack is not None:
-            view = self._view
-            view.sequence_number = rinfo.sequence
-            view.timestamp = rinfo.timestamp
-            self._nack.add(view)  # type: ignore[arg-type]
-        self._fan_out(restored, rinfo)
-
-    def _account(self, data: bytes, info: RtpInfo) -> None:
-        self.packets_received += 1
-        self.bytes_received += len(data)
-        view = self._view
-        view.sequence_number = info.sequence
-        view.timestamp = info.timestamp
-        if self._stats is None:
-            self._stats = StreamStatistics(self.codec.clock_rate)
-        self._stats.add(view)  # type: ignore[arg-type]
-        if self._nack is not None and self._nack.add(view):  # type: ignore[arg-type]
-            self.nacks_sent += 1
-            self._send_rtcp(build_nack(self._rtcp_ssrc, info.ssrc, sorted(self._nack.missing)))
-        if info.extension_profile and self._audio_level_id is not None and self._on_audio_level is not None:
-            level = read_audio_level(data, info, self._audio_level_id)
-            if level is not None:
-                self._on_audio_level(self.participant_id, level[1], level[0], time.monotonic() * 1000.0)
-
-    def _fan_out(self, data: bytes, info: RtpInfo) -> None:
-        consumers = self.consumers
-        if self.paused or not consumers:
-            for consumer in consumers:
-                consumer.skip()
-            return
-        keyframe = True
-        if self._is_video:
-            keyframe = is_keyframe(self._mime, memoryview(data)[info.payload_start : info.payload_end])
-        now_ms = time.monotonic() * 1000.0
         variants: dict[tuple[tuple[int, int], ...], bytes] | None = None
         for consumer in consumers:
-            key = consumer.extension_key
-            if key is None or not info.extension_profile:
-                consumer.forward(data, info, keyframe, now_ms)
-                continue
-            if variants is None:
-                variants = {}
-            packet = variants.get(key)
-            if packet is None:  # rewritten once per distinct extension mapping, not per consumer
-                packet = variants[key] = bytes(rewrite_extensions(data, info, consumer.extension_id_map or {}))
-            consumer.forward(packet, info, keyframe, now_ms)
+            try:
+                key = consumer.extension_key
+                if key is None or not info.extension_profile:
+                    consumer.forward(data, info, now_ms)
+                    continue
+                if variants is None:
+                    variants = {}
+                packet = variants.get(key)
+                if packet is None:  # rewritten once per distinct extension mapping, not per consumer
+                    packet = variants[key] = bytes(rewrite_extensions(data, info, consumer.extension_id_map or {}))
+                consumer.forward(packet, info, now_ms)
+            except Exception:  # noqa: BLE001 - one consumer's fault must not cost the others this packet
+                self.forward_errors += 1
+                if self.forward_errors == 1 or self.forward_errors % 1000 == 0:
+                    log.exception("event=forward_failed producer=%s count=%d", self.id, self.forward_errors)
+        layer.forwarded += len(consumers)
 
     # --- feedback toward the publisher ----------------------------------------------------------
 
-    def request_keyframe(self, now: float | None = None) -> None:
-        """PLI to the publisher, at most about once per interval; a suppressed request is sent later."""
-        if not self._is_video or self.media_ssrc is None:
-            return
-        if self._keyframes.request(time.monotonic() if now is None else now):
-            self._send_pli()
-
-    def _send_pli(self) -> None:
-        assert self.media_ssrc is not None
+    def send_pli(self, media_ssrc: int) -> None:
         self.keyframe_requests_sent += 1
-        self._send_rtcp(build_pli(self._rtcp_ssrc, self.media_ssrc))
+        self.link.send_rtcp(build_pli(self.rtcp_ssrc, media_ssrc))
 
-    def on_sender_report(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
-        self._last_sr = (ntp_timestamp, rtp_timestamp)
-        self._last_sr_time = time.time()
+    def request_keyframe(self, now: float | None = None) -> None:
+        """PLI for every layer (mute/unmute of a single-stream track); layers rate-limit themselves."""
+        for layer in self.layers:
+            layer.request_keyframe(now)
 
-    @property
-    def last_sender_report(self) -> tuple[int, int] | None:
-        return self._last_sr
+    def nack_tick(self, now_ms: float) -> None:
+        """Re-request what is still missing (called every few tens of ms)."""
+        for layer in self.layers:
+            nack = layer.nack
+            if nack is not None and nack._missing:
+                layer.send_nack(now_ms)
 
     def rtcp_tick(self, now: float, reports: bool = True) -> bytes:
-        """Feedback to the publisher: receiver report and REMB (when `reports`), a delayed PLI when due."""
+        """Feedback to the publisher: receiver reports and REMB (when `reports`), PLIs when due."""
         out = b""
-        if reports and self._stats is not None and self.media_ssrc is not None and self._stats.max_seq is not None:
-            lsr = dlsr = 0
-            if self._last_sr is not None:
-                lsr = (self._last_sr[0] >> 16) & 0xFFFFFFFF
-                delay = time.time() - self._last_sr_time
-                if 0 < delay < 65536:
-                    dlsr = int(delay * 65536)
-            report = RtcpReceiverInfo(
-                ssrc=self.media_ssrc,
-                fraction_lost=self._stats.fraction_lost,
-                packets_lost=self._stats.packets_lost,
-                highest_sequence=self._stats.max_seq,
-                jitter=self._stats.jitter,
-                lsr=lsr,
-                dlsr=dlsr,
-            )
-            out += bytes(RtcpRrPacket(ssrc=self._rtcp_ssrc, reports=[report]))
-        if reports and self._is_video and self.media_ssrc is not None and self.consumers:
-            # the lowest estimate among the subscribers (clamped), or the configured ceiling until they report:
-            # the publisher's loss-based control (fed by our receiver reports) still applies below it
-            bitrate = self.remb.value(now)
-            out += build_remb(self._rtcp_ssrc, self.remb.max_bps if bitrate is None else bitrate, [self.media_ssrc])
-        if self._is_video and self.media_ssrc is not None and self._keyframes.due(now):
-            self.keyframe_requests_sent += 1
-            out += build_pli(self._rtcp_ssrc, self.media_ssrc)
+        if reports:
+            blocks = [b for b in (layer.receiver_report() for layer in self.layers) if b is not None]
+            if blocks:
+                out += bytes(RtcpRrPacket(ssrc=self.rtcp_ssrc, reports=blocks[:31]))
+            ssrcs = [layer.media_ssrc for layer in self.layers if layer.media_ssrc is not None]
+            if self.kind == "video" and ssrcs and self.consumers:
+                out += build_remb(self.rtcp_ssrc, self.remb_bps, ssrcs)
+            for layer in self.layers:
+                layer.measure(now)
+        for layer in self.layers:
+            out += layer.pli_if_due(now)
         return out
+
+    def sender_report(self, ssrc: int, ntp_timestamp: int, rtp_timestamp: int) -> None:
+        for layer in self.layers:
+            if layer.media_ssrc == ssrc:
+                layer.on_sender_report(ntp_timestamp, rtp_timestamp)
 
     # --- consumers ---------------------------------------------------------------------------------
 
@@ -238,21 +202,37 @@ class Producer:
     def remove_consumer(self, consumer: Consumer) -> None:
         if consumer in self.consumers:
             self.consumers = [c for c in self.consumers if c is not consumer]
-        self.remb.remove(consumer)
+        for layer in self.layers:
+            if consumer in layer.consumers:
+                layer.consumers = [c for c in layer.consumers if c is not consumer]
+            if consumer in layer.pending:
+                layer.pending = [c for c in layer.pending if c is not consumer]
 
     def set_paused(self, paused: bool) -> None:
-        """Mute: stop forwarding (the publisher may keep sending); resuming asks for a keyframe."""
+        """Mute: stop forwarding (the publisher may keep sending). Resuming restarts every consumer at
+        the next keyframe (audio: the next packet) with no gap in its sequence numbers."""
         if self.paused == paused:
             return
         self.paused = paused
+        for layer in self.layers:
+            moving = layer.consumers
+            for consumer in moving:
+                consumer.skip()
+            if paused or not moving:
+                continue
+            layer.consumers = []
+            layer.pending = [*layer.pending, *[c for c in moving if c not in layer.pending]]
+            for consumer in moving:
+                consumer.layer = None
         if not paused:
-            for consumer in self.consumers:
-                consumer.require_keyframe()
-            self.request_keyframe()
+            for layer in self.layers:
+                if layer.pending:
+                    layer.request_keyframe()
 
     def close(self) -> None:
         self.closed = True
-        for consumer in self.consumers:
-            consumer.close()
+        for consumer in list(self.consumers):
+            consumer.producer_closed(self)
         self.consumers = []
-
+        for layer in self.layers:
+            layer.close()

@@ -1,7 +1,6 @@
 """RTCP feedback between consumers, the router and publishers.
 
-Consumers' PLI/FIR are coalesced per producer (`KeyframeRequestLimiter`), their REMB estimates
-aggregated toward the publisher (`RembAggregator`); the builders serialize with aiortc's RTCP
+Consumers' PLI/FIR are coalesced per layer (`KeyframeRequestLimiter`); the builders serialize with aiortc's RTCP
 classes (FIR, which aiortc lacks, is an RFC 5104 FCI inside aiortc's `RtcpPsfbPacket`).
 """
 
@@ -31,7 +30,6 @@ from aiortc.rtp import (
 __all__ = [
     "Feedback",
     "KeyframeRequestLimiter",
-    "RembAggregator",
     "build_fir",
     "build_nack",
     "build_pli",
@@ -80,61 +78,13 @@ class KeyframeRequestLimiter:
     def pending(self) -> bool:
         return self._pending
 
+    def reset_pending(self) -> None:
+        """A keyframe arrived: a request still waiting to go out is no longer needed."""
+        self._pending = False
+
     def reset(self) -> None:
         self._last = None
         self._pending = False
-
-
-class RembAggregator:
-    """Lowest fresh REMB estimate among a producer's consumers, clamped to configured bounds.
-
-    The publisher encodes once for everyone, so the slowest consumer sets the pace; an estimate
-    older than `max_age` seconds no longer counts (that consumer stopped reporting).
-    """
-
-    __slots__ = ("_min_bps", "_max_bps", "_max_age", "_estimates")
-
-    def __init__(self, min_bps: int, max_bps: int, max_age: float = 3.0) -> None:
-        if min_bps > max_bps:
-            raise ValueError("min_bps must not exceed max_bps")
-        self._min_bps = min_bps
-        self._max_bps = max_bps
-        self._max_age = max_age
-        self._estimates: dict[object, tuple[int, float]] = {}
-
-    @property
-    def min_bps(self) -> int:
-        return self._min_bps
-
-    @property
-    def max_bps(self) -> int:
-        return self._max_bps
-
-    @property
-    def max_age(self) -> float:
-        return self._max_age
-
-    def update(self, consumer_key: object, bitrate_bps: int, now: float) -> None:
-        self._estimates[consumer_key] = (bitrate_bps, now)
-
-    def remove(self, consumer_key: object) -> None:
-        self._estimates.pop(consumer_key, None)
-
-    def value(self, now: float) -> int | None:
-        """The bitrate to announce to the publisher, or None when no estimate is fresh."""
-        oldest = now - self._max_age
-        lowest: int | None = None
-        stale: list[object] = []
-        for key, (bitrate, at) in self._estimates.items():
-            if at < oldest:
-                stale.append(key)
-            elif lowest is None or bitrate < lowest:
-                lowest = bitrate
-        for key in stale:
-            del self._estimates[key]
-        if lowest is None:
-            return None
-        return min(max(lowest, self._min_bps), self._max_bps)
 
 
 def build_pli(sender_ssrc: int, media_ssrc: int) -> bytes:

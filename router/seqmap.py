@@ -48,6 +48,8 @@ class SequenceRewriter:
         "_seen",
         "_bad_seq",
         "_started",
+        "_ts_hint",
+        "runs",
     )
 
     def __init__(
@@ -75,6 +77,8 @@ class SequenceRewriter:
         self._seen = [-1] * _WINDOW
         self._bad_seq = -1
         self._started = False
+        self._ts_hint: int | None = None
+        self.runs = 0  # mapping runs started so far (a new run per rebase): lets callers note offsets once
 
     @property
     def last_sequence(self) -> int:
@@ -91,6 +95,25 @@ class SequenceRewriter:
         if ssrc != self._ssrc:
             return None
         return self._ts_offset
+
+    @property
+    def seq_offset(self) -> int:
+        """out_seq - in_seq mod 2^16 for the current run (maps a NACKed sequence back to the source)."""
+        return self._seq_offset & _SEQ_MASK
+
+    @property
+    def ts_offset(self) -> int:
+        """out_ts - in_ts mod 2^32 for the current run."""
+        return self._ts_offset
+
+    @property
+    def ssrc(self) -> int | None:
+        return self._ssrc
+
+    def suggest_timestamp(self, out_ts: int) -> None:
+        """The next rebase should give its first packet this timestamp (a source switch whose timing
+        the caller knows better, e.g. from sender reports); ignored if it would go backwards or leap."""
+        self._ts_hint = out_ts & _TS_MASK
 
     def skip(self) -> None:
         """Packets are being withheld on purpose: close the gap when forwarding resumes."""
@@ -145,6 +168,7 @@ class SequenceRewriter:
     def _rebase(self, ssrc: int, sequence: int, timestamp: int, now_ms: float) -> tuple[int, int]:
         """Start a new mapping run: first packet, resume after skip, new or restarted source."""
         out = self._last_out + 1
+        hint, self._ts_hint = self._ts_hint, None
         if not self._started:
             self._started = True
             out_ts = self._last_out_ts
@@ -161,6 +185,10 @@ class SequenceRewriter:
                     out_ts = (self._last_out_ts + max(1, expected)) & _TS_MASK
             else:
                 out_ts = (self._last_out_ts + max(1, expected)) & _TS_MASK
+            if hint is not None:
+                advance = (hint - self._last_out_ts) & _TS_MASK
+                if 0 < advance <= expected + 2 * self._clock_rate:
+                    out_ts = hint
         if ssrc == self._ssrc:
             # Interpret the new sequence as ahead of the old run so the extended value never
             # goes backwards (the duplicate ring must not see stale entries as newer).
@@ -182,4 +210,5 @@ class SequenceRewriter:
         self._last_out = out
         self._last_out_ts = out_ts
         self._seen[ext & _WINDOW_MASK] = ext
+        self.runs += 1
         return out & _SEQ_MASK, out_ts

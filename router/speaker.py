@@ -131,8 +131,13 @@ class ActiveSpeakerDetector:
         values = self._scores(now_ms)
         return {pid: float(values[row]) for pid, row in self._rows.items()}
 
-    def _scores(self, now_ms: float) -> np.ndarray:
-        recent = self._times > (now_ms - self._window_ms)
+    def recent_scores(self, now_ms: float, window_ms: float) -> dict[str, float]:
+        """Mean activity over a short window, for ranking the loudest speakers (0 for the silent)."""
+        values = self._scores(now_ms, window_ms)
+        return {pid: float(values[row]) for pid, row in self._rows.items()}
+
+    def _scores(self, now_ms: float, window_ms: float | None = None) -> np.ndarray:
+        recent = self._times > (now_ms - (self._window_ms if window_ms is None else window_ms))
         counts = recent.sum(axis=1)
         sums = np.where(recent, self._activity, 0.0).sum(axis=1)
         return sums / np.maximum(counts, 1)

@@ -47,8 +47,13 @@ class MediaBackend(Protocol):
     async def leave(self, room_id: str, participant_id: str) -> None: ...
 
     async def offer(
-        self, room_id: str, participant_id: str, description: dict[str, str], tracks: list[dict[str, str]] | None
+        self, room_id: str, participant_id: str, description: dict[str, str], tracks: list[dict[str, str]] | None,
+        slots: list[dict[str, str]] | None = None,
     ) -> None: ...
+
+    async def set_view(self, room_id: str, participant_id: str, tiles: list[dict[str, Any]]) -> None:
+        """What the participant's page shows (`video:set-view`), already validated."""
+        ...
 
     async def answer(self, room_id: str, participant_id: str, description: dict[str, str]) -> None: ...
 
@@ -73,9 +78,13 @@ class NoMediaBackend:
         return None
 
     async def offer(
-        self, room_id: str, participant_id: str, description: dict[str, str], tracks: list[dict[str, str]] | None
+        self, room_id: str, participant_id: str, description: dict[str, str], tracks: list[dict[str, str]] | None,
+        slots: list[dict[str, str]] | None = None,
     ) -> None:
         raise MediaError("conflict", "this server has no media backend; use a mesh room")
+
+    async def set_view(self, room_id: str, participant_id: str, tiles: list[dict[str, Any]]) -> None:
+        return None
 
     async def answer(self, room_id: str, participant_id: str, description: dict[str, str]) -> None:
         raise MediaError("conflict", "this server has no media backend; use a mesh room")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -24,6 +25,8 @@ from sfu.room import Room
 
 log = logging.getLogger("sfu.backend")
 
+FAST_TICK = 0.02  # NACK retries: re-requests go out about once per round trip, so the clock must be finer
+
 
 class SfuBackend:
     def __init__(self, settings: Settings, notifier: Notifier, registry: CollectorRegistry | None = None) -> None:
@@ -35,6 +38,21 @@ class SfuBackend:
         install_ice_policy(settings)
         if settings.forwarding == "forward":
             install_receive_fast_path()
+        self._fast_task: asyncio.Task[None] | None = None
+
+    async def _run_fast(self) -> None:
+        """One clock for every connection's time-critical feedback (cheaper than a timer each)."""
+        while True:
+            await asyncio.sleep(FAST_TICK)
+            now = time.monotonic()
+            for room in list(self.rooms.values()):
+                for participant in list(room.participants.values()):
+                    connection = participant.connection
+                    if connection is not None:
+                        try:
+                            connection.tick_fast(now)
+                        except Exception:  # noqa: BLE001 - one connection's fault must not stop the clock
+                            log.exception("event=fast_tick_failed participant=%s", participant.id)
 
     def _participant(self, room_id: str, participant_id: str) -> Participant:
         room = self.rooms.get(room_id)
@@ -44,9 +62,11 @@ class SfuBackend:
         return participant
 
     async def join(self, room_id: str, participant_id: str, audio: bool = True, video: bool = True) -> None:
+        if self._fast_task is None:
+            self._fast_task = asyncio.get_running_loop().create_task(self._run_fast())
         room = self.rooms.get(room_id)
         if room is None:
-            room = self.rooms[room_id] = Room(room_id, self.notifier)
+            room = self.rooms[room_id] = Room(room_id, self.notifier, self.settings)
             room.start()
         if participant_id not in room.participants:
             room.participants[participant_id] = Participant(room, participant_id, self.settings, self.metrics,
@@ -62,18 +82,20 @@ class SfuBackend:
             await participant.close()
             if had_media:
                 room.producers_changed(f"{participant_id} left")
-        room.speaker.remove(participant_id)
-        if room.active_speaker == participant_id:
-            room.active_speaker = None  # the next dominant speaker is announced by the watcher
+        room.forget(participant_id)
         # several leaves may reach this point for one room: only the one that removes it closes it
         if not room.participants and self.rooms.get(room_id) is room:
             del self.rooms[room_id]
             await room.close()
 
     async def offer(
-        self, room_id: str, participant_id: str, description: dict[str, str], tracks: list[dict[str, str]] | None
+        self, room_id: str, participant_id: str, description: dict[str, str], tracks: list[dict[str, str]] | None,
+        slots: list[dict[str, str]] | None = None,
     ) -> None:
-        await self._participant(room_id, participant_id).handle_offer(description, tracks)
+        await self._participant(room_id, participant_id).handle_offer(description, tracks, slots)
+
+    async def set_view(self, room_id: str, participant_id: str, tiles: list[dict[str, Any]]) -> None:
+        self._participant(room_id, participant_id).set_view(tiles)
 
     async def answer(self, room_id: str, participant_id: str, description: dict[str, str]) -> None:
         await self._participant(room_id, participant_id).handle_answer(description)
@@ -92,27 +114,35 @@ class SfuBackend:
     def snapshot(self) -> dict[str, Any]:
         states: Counter[tuple[str, str]] = Counter()
         totals = dict(self.metrics.retired)
-        producers = consumers = 0
+        layer_packets = dict(self.metrics.retired_layers)
+        producers = consumers = paused = 0
         for room in self.rooms.values():
+            paused += sum(1 for plan in room.plans.values() for layer in plan.layers.values() if layer is None)
             for participant in room.participants.values():
                 connection = participant.connection
                 if connection is None:
                     continue
                 states[(connection.ice_state, connection.dtls_state)] += 1
+                totals["dropped_datagrams"] += connection.dropped_datagrams
                 for producer in participant.producers():
                     producers += 1
                     totals["received_packets"] += producer.packets_received
                     totals["received_bytes"] += producer.bytes_received
                     totals["keyframe_requests"] += producer.keyframe_requests_sent
                     totals["nacks_sent"] += producer.nacks_sent
+                    for layer in producer.layers:
+                        layer_packets[layer.index] = layer_packets.get(layer.index, 0) + layer.forwarded
+                        totals["stream_stalls"] += layer.stalls
                 for consumer in connection.demux.consumers:
                     consumers += 1
                     totals["forwarded_packets"] += consumer.packets_sent
                     totals["forwarded_bytes"] += consumer.bytes_sent
                     totals["retransmissions"] += consumer.retransmissions
+                    totals["layer_switches"] += consumer.layer_switches
         assert set(totals) == set(TOTALS)
         return {"rooms": len(self.rooms), "connection_states": dict(states), "producers": producers,
-                "consumers": consumers, "totals": totals, "feedback_received": dict(self.metrics.feedback_received)}
+                "consumers": consumers, "paused_for_bandwidth": paused, "totals": totals,
+                "layer_packets": layer_packets, "feedback_received": dict(self.metrics.feedback_received)}
 
     def stats(self) -> dict[str, Any]:
         snap = self.snapshot()

@@ -14,11 +14,23 @@ from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
 from aiortc.sdp import MediaDescription
 
+from router.header_extensions import REPAIRED_RID_URI, RID_URI
 from router.producer import CodecInfo
 from sfu.api import MediaError
 
 SUPPORTED_VIDEO = ("VP8", "H264")  # in order of preference
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+# What a publisher's m-line may carry toward us: the router reads the mid and rids (to bind
+# streams) and audio levels (speakers); abs-send-time is forwarded for the subscribers' estimators.
+PUBLISH_URIS = {
+    "audio": (MID_URI, AUDIO_LEVEL_URI),
+    "video": (MID_URI, ABS_SEND_TIME_URI, RID_URI, REPAIRED_RID_URI),
+}
+# Opus from publishers: in-band FEC (the receiver conceals loss better) and DTX (a silent member
+# sends a packet every 400 ms instead of every 20 ms, which a 50-person room needs).
+OPUS_PUBLISH_PARAMETERS: dict[str, int | str] = {"minptime": 10, "useinbandfec": 1, "usedtx": 1}
 
 
 def codec_name(codec: RTCRtpCodecParameters) -> str:
@@ -82,18 +94,22 @@ def extension_ids(client_ids: dict[str, int], kind: str) -> list[RTCRtpHeaderExt
     for ext in HEADER_EXTENSIONS[kind]:
         ext_id = client_ids.get(ext.uri)
         if ext_id is None:
-            ext_id = next(i for i in range(1, 15) if i not in used)
+            ext_id = next((i for i in range(1, 15) if i not in used), None)
+            if ext_id is None:
+                continue  # the client used every one-byte ID: this extension goes without
             used.add(ext_id)
         result.append(RTCRtpHeaderExtensionParameters(id=ext_id, uri=ext.uri))
     return result
 
 
-def forwarded_id_map(publisher: dict[str, int], consumer: dict[str, int]) -> dict[int, int] | None:
-    """Publisher ID → consumer ID for what is forwarded; None when the block can pass unchanged.
+def publish_extensions(offered: dict[str, int], kind: str) -> list[RTCRtpHeaderExtensionParameters]:
+    """The extensions we accept on a published m-line, with the publisher's own IDs."""
+    return [RTCRtpHeaderExtensionParameters(id=offered[uri], uri=uri) for uri in PUBLISH_URIS[kind] if uri in offered]
 
-    The mid extension is dropped: it names the publisher's m-line, and subscribers demultiplex by
-    the SSRC their SDP announced instead."""
-    mapping = {pid: consumer[uri] for uri, pid in publisher.items() if uri != MID_URI and uri in consumer}
-    if len(mapping) == len(publisher) and all(k == v for k, v in mapping.items()):
-        return None
-    return mapping
+
+def with_opus_publish_parameters(codecs: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:
+    out = [copy.deepcopy(c) for c in codecs]
+    for codec in out:
+        if codec_name(codec) == "OPUS":
+            codec.parameters = {**codec.parameters, **OPUS_PUBLISH_PARAMETERS}
+    return out

@@ -11,6 +11,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+SCREEN_SLOTS = 2  # screen shares forwarded to each member at once, besides the last-N cameras
+
 
 @dataclass(frozen=True)
 class RateLimit:
@@ -60,9 +62,23 @@ class Settings:
     turn_secret: str | None = None
     turn_ttl: int = 86400
     max_tracks_per_participant: int = 3
-    remb_min_bps: int = 100_000
+    # large rooms: video of at most last_n others, audio of the audio_last_n loudest (0 = everyone)
+    last_n: int = 9
+    audio_last_n: int = 3
+    # hostile-client bounds
+    max_mlines: int = 128  # media sections per connection (a 50-person room in per-track mode needs ~100)
+    max_ice_candidates: int = 32  # remote candidates per connection, SDP and trickle together
+    media_timeout: float = 20.0  # seconds from offer to connected ICE + DTLS, else the media is dropped
     remb_max_bps: int = 4_000_000
     web_root: str | None = None  # folder with the built web client; default: sfu/static/app
+
+    def media_limits(self) -> dict[str, int]:
+        """What an SFU room forwards to each member, and the receive slots a client should offer for it
+        (told in `video:room-state`; a client offering more slots than this is refused)."""
+        video_slots = (self.last_n or self.max_participants_sfu - 1) + SCREEN_SLOTS
+        audio_slots = self.audio_last_n or self.max_participants_sfu - 1
+        return {"lastN": self.last_n, "audioLastN": self.audio_last_n, "videoSlots": video_slots,
+                "audioSlots": audio_slots}
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -130,6 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stun", default=_env("SFU_STUN", ""), help="comma-separated stun: URLs for clients")
     p.add_argument("--turn-url", default=_env("SFU_TURN_URL", ""), help="comma-separated turn: URLs for clients")
     p.add_argument("--turn-secret", default=_env("SFU_TURN_SECRET"), help="coturn static-auth-secret")
+    p.add_argument("--last-n", type=int, default=int(_env("SFU_LAST_N", str(d.last_n)) or d.last_n),
+                   help="camera videos each subscriber receives at most (0 = no limit)")
+    p.add_argument("--audio-last-n", type=int, default=int(_env("SFU_AUDIO_LAST_N", str(d.audio_last_n)) or 0),
+                   help="loudest speakers each subscriber hears (0 = everyone)")
+    p.add_argument("--max-mlines", type=int, default=int(_env("SFU_MAX_MLINES", str(d.max_mlines)) or d.max_mlines),
+                   help="media sections per connection")
+    p.add_argument("--max-ice-candidates", type=int,
+                   default=int(_env("SFU_MAX_ICE_CANDIDATES", str(d.max_ice_candidates)) or d.max_ice_candidates),
+                   help="remote ICE candidates per connection (SDP and trickle)")
+    p.add_argument("--media-timeout", type=float,
+                   default=float(_env("SFU_MEDIA_TIMEOUT", str(d.media_timeout)) or d.media_timeout),
+                   help="seconds for ICE and DTLS to connect before a participant's media is dropped")
     p.add_argument("--remb-max-bps", type=int, default=int(_env("SFU_REMB_MAX_BPS", "4000000") or 4000000))
     p.add_argument("--web-root", default=_env("SFU_WEB_ROOT"), help="folder with the built web client")
     return p
@@ -167,5 +195,10 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         turn_urls=_csv(args.turn_url),
         turn_secret=args.turn_secret or None,
         remb_max_bps=args.remb_max_bps,
+        last_n=max(0, args.last_n),
+        audio_last_n=max(0, args.audio_last_n),
+        max_mlines=max(4, args.max_mlines),
+        max_ice_candidates=max(1, args.max_ice_candidates),
+        media_timeout=max(1.0, args.media_timeout),
         web_root=args.web_root or None,
     )

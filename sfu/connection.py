@@ -25,7 +25,9 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtension
 from aiortc.rtp import RtcpSdesPacket, RtcpSourceInfo
 
 from router.demux import PacketDemux
+from router.link import RetransmitBudget
 from router.rtp_header import is_rtcp
+from router.rtt import RttEstimator
 
 log = logging.getLogger("sfu.connection")
 
@@ -69,18 +71,27 @@ def install_receive_fast_path() -> None:
     aioice parses every datagram as STUN (an exception per media packet), queues it, and aiortc's
     DTLS task awaits it from the queue before decrypting. A connection that has set
     `sfu_fast_path` on its aioice Connection gets its RTP/RTCP (first byte 128..191, RFC 7983)
-    handed over synchronously instead; STUN and DTLS take aioice's usual path.
+    handed over synchronously instead; STUN and DTLS take aioice's usual path, and anything else
+    (an empty datagram, garbage from anywhere) is counted and dropped before it reaches aiortc.
     """
     if getattr(StunProtocol, "_sfu_fast_path", False):
         return
     original = StunProtocol.datagram_received
 
     def datagram_received(self: StunProtocol, data: bytes, addr: tuple[Any, ...]) -> None:
-        fast = getattr(self.receiver, "sfu_fast_path", None)
-        if fast is not None and 127 < data[0] < 192:
-            fast(data)
-        else:
-            original(self, data, addr)
+        first = data[0] if data else 255
+        if 127 < first < 192:
+            fast = getattr(self.receiver, "sfu_fast_path", None)
+            if fast is not None:
+                fast(data)
+                return
+        elif first > 63 or 3 < first < 20:
+            # RFC 7983: neither STUN, DTLS nor RTP (an empty datagram would break aiortc's DTLS task)
+            drop = getattr(self.receiver, "sfu_drop", None)
+            if drop is not None:
+                drop(data, addr)
+            return
+        original(self, data, addr)
 
     StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
     StunProtocol._sfu_fast_path = True  # type: ignore[attr-defined]
@@ -112,27 +123,39 @@ async def _ignore_stop() -> None:
 
 
 class Connection:
-    """One participant's RTCPeerConnection and the fast send path into it."""
+    """One participant's RTCPeerConnection, the fast send path into it, and what is known of its path.
+
+    It is the router's `Link` for this participant: producers send feedback to the publisher
+    through it and consumers send media to the subscriber through it.
+    """
 
     def __init__(
         self,
         participant_id: str,
         forwarding: bool,
-        on_failed: Callable[[], Awaitable[None]],
+        on_state: Callable[[str], Awaitable[None]],
         feedback_counts: dict[str, int] | None = None,
     ) -> None:
         self.participant_id = participant_id
         self.forwarding = forwarding
         self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        self.demux = PacketDemux(feedback_counts)
+        self.rtt = RttEstimator()
+        self.retransmit_budget = RetransmitBudget()
+        self.demux = PacketDemux(self, feedback_counts)
         self.rtcp_ssrc = random.getrandbits(32) or 1
         self.cname = f"sfu-{participant_id[:12]}"
         self._dtls: RTCDtlsTransport | None = None
         self._target: _SendTarget | None = None
+        self._pair: Any = None
         self._rtcp_task: asyncio.Task[None] | None = None
-        self._on_failed = on_failed
+        self._on_state = on_state
         self._closed = False
         self.dropped_by_error = 0
+        self.dropped_datagrams = 0
+        self._dropped_logged_at = 0.0
+        self.bytes_sent = 0
+        self._bytes_sent_at_tick = 0
+        self.send_rate_bps = 0.0
         self.created_at = time.monotonic()
         self.pc.on("connectionstatechange", self._connection_state_changed)
 
@@ -171,7 +194,9 @@ class Connection:
 
         dtls._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
         dtls._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
-        dtls.transport._connection.sfu_fast_path = self._receive  # see install_receive_fast_path
+        ice = dtls.transport._connection
+        ice.sfu_fast_path = self._receive  # see install_receive_fast_path
+        ice.sfu_drop = self._drop
         if self._rtcp_task is None:
             self._rtcp_task = asyncio.get_running_loop().create_task(self._run_rtcp())
 
@@ -187,11 +212,20 @@ class Connection:
             else:
                 self.demux.handle_rtp(srtp.unprotect(data))
         except pylibsrtp.Error:
-            return  # not authentic, or replayed: dropped, as aiortc does
+            self._drop(data, None)  # not authentic, or replayed
         except Exception:  # noqa: BLE001 - one bad packet must not reach the event loop's handler
             self.dropped_by_error += 1
             if self.dropped_by_error == 1:
                 log.exception("event=packet_path_error participant=%s", self.participant_id)
+
+    def _drop(self, data: bytes, addr: Any) -> None:
+        """Count a datagram that is not ours to handle; say so at most once a minute per connection."""
+        self.dropped_datagrams += 1
+        now = time.monotonic()
+        if now - self._dropped_logged_at >= 60.0:
+            self._dropped_logged_at = now
+            log.info("event=datagrams_dropped participant=%s count=%d last_size=%d", self.participant_id,
+                     self.dropped_datagrams, len(data))
 
     @property
     def dtls_state(self) -> str:
@@ -210,8 +244,15 @@ class Connection:
         pair = dtls.transport._connection._nominated.get(1)
         if srtp is None or pair is None:
             return None
+        self._pair = pair
         self._target = (srtp.protect, srtp.protect_rtcp, pair.protocol.transport.sendto, pair.remote_addr)
         return self._target
+
+    def _follow_nominated_pair(self) -> None:
+        """ICE may nominate another pair (a network change): send where it says, not where it said."""
+        dtls = self._dtls
+        if dtls is not None and self._target is not None and dtls.transport._connection._nominated.get(1) is not self._pair:
+            self._target = None
 
     def send_rtp(self, data: bytes) -> None:
         """SRTP-protect and send one packet now; dropped while the transport is not up."""
@@ -222,6 +263,8 @@ class Connection:
             target[2](target[0](data), target[3])
         except Exception:  # noqa: BLE001 - a closing socket or SRTP error loses one packet, not the call
             self._target = None
+            return
+        self.bytes_sent += len(data)
 
     def send_rtcp(self, data: bytes) -> None:
         target = self._target or self._resolve_target()
@@ -232,29 +275,46 @@ class Connection:
         except Exception:  # noqa: BLE001
             self._target = None
 
+    def tick_fast(self, now: float) -> None:
+        """Every few tens of ms: re-request what publishers still owe us."""
+        now_ms = now * 1000.0
+        for producer in self.demux.producers:
+            producer.nack_tick(now_ms)
+
     async def _run_rtcp(self) -> None:
         """Feedback to publishers (RR, REMB, delayed PLI) and translated SRs to this subscriber."""
         tick = 0
+        last = time.monotonic()
         try:
             while not self._closed:
                 await asyncio.sleep(RTCP_TICK * (0.8 + 0.4 * random.random()))
                 tick += 1
                 now = time.monotonic()
                 full = tick % REPORT_EVERY == 0
+                self._follow_nominated_pair()
                 for producer in self.demux.producers:
                     self.send_rtcp(producer.rtcp_tick(now, reports=full))
                 if full:
-                    self._send_sender_reports()
+                    self._send_sender_reports(now)
+                    elapsed = now - last
+                    if elapsed > 0:
+                        self.send_rate_bps = (self.bytes_sent - self._bytes_sent_at_tick) * 8 / elapsed
+                        self.retransmit_budget.set_receive_rate(self.send_rate_bps)
+                        for consumer in self.demux.consumers:
+                            consumer.measure(elapsed)
+                    self._bytes_sent_at_tick = self.bytes_sent
+                    last = now
         except asyncio.CancelledError:
             pass
         except Exception:  # noqa: BLE001 - feedback must not die silently
             log.exception("event=rtcp_loop_failed participant=%s", self.participant_id)
 
-    def _send_sender_reports(self) -> None:
+    def _send_sender_reports(self, now: float) -> None:
         for consumer in self.demux.consumers:
             report = consumer.sender_report()
             if report is None:
                 continue
+            self.rtt.sr_sent(int.from_bytes(report[8:16], "big"), now)
             sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=consumer.ssrc, items=[(1, self.cname.encode())])])
             self.send_rtcp(report + bytes(sdes))
 
@@ -263,8 +323,8 @@ class Connection:
     async def _connection_state_changed(self) -> None:
         state = self.pc.connectionState
         log.info("event=connection_state participant=%s state=%s", self.participant_id, state)
-        if state in ("failed", "closed") and not self._closed:
-            await self._on_failed()
+        if not self._closed:
+            await self._on_state(state)
 
     async def close(self) -> None:
         if self._closed:

@@ -13,7 +13,8 @@ from router.demux import FEEDBACK_KINDS
 
 TOTALS = (
     "forwarded_packets", "forwarded_bytes", "received_packets", "received_bytes",
-    "keyframe_requests", "nacks_sent", "retransmissions",
+    "keyframe_requests", "nacks_sent", "retransmissions", "layer_switches", "dropped_datagrams",
+    "stream_stalls",
 )
 
 
@@ -26,9 +27,12 @@ class SfuMetrics:
         )
         self.producers_created = Counter("sfu_producers_created", "Producers created", registry=registry)
         self.consumers_created = Counter("sfu_consumers_created", "Consumers created", registry=registry)
+        self.server_offers = Counter("sfu_server_offers", "Offers the server sent (renegotiations)",
+                                     registry=registry)
         self.registry = registry
         # counts of closed producers/consumers, so exported counters never go down
         self.retired: dict[str, int] = dict.fromkeys(TOTALS, 0)
+        self.retired_layers: dict[int, int] = {}  # forwarded packets by simulcast layer index
         self.feedback_received: dict[str, int] = dict.fromkeys(FEEDBACK_KINDS, 0)
 
     def watch(self, snapshot: Callable[[], dict[str, Any]]) -> None:
@@ -50,6 +54,15 @@ class _SnapshotCollector(Collector):
         yield GaugeMetricFamily("sfu_rooms", "Rooms with media", value=data["rooms"])
         yield GaugeMetricFamily("sfu_producers", "Published tracks being forwarded", value=data["producers"])
         yield GaugeMetricFamily("sfu_consumers", "Subscriptions (subscriber, producer)", value=data["consumers"])
+        yield GaugeMetricFamily("sfu_consumers_paused_for_bandwidth",
+                                "Videos a subscriber should get but its bandwidth budget does not allow",
+                                value=data["paused_for_bandwidth"])
+        by_layer = CounterMetricFamily("sfu_forwarded_packets_by_layer",
+                                       "RTP packets sent to subscribers, by simulcast layer (0 = lowest)",
+                                       labels=["layer"])
+        for index, count in sorted(data["layer_packets"].items()):
+            by_layer.add_metric([str(index)], count)
+        yield by_layer
         for name, help_text in (
             ("forwarded_packets", "RTP packets sent to subscribers"),
             ("forwarded_bytes", "RTP bytes sent to subscribers"),
@@ -58,6 +71,9 @@ class _SnapshotCollector(Collector):
             ("keyframe_requests", "PLIs sent to publishers"),
             ("nacks_sent", "NACKs sent to publishers"),
             ("retransmissions", "Packets resent to subscribers in answer to NACKs"),
+            ("layer_switches", "Simulcast layer switches made by consumers"),
+            ("dropped_datagrams", "UDP datagrams dropped as malformed, unauthentic or not ours"),
+            ("stream_stalls", "Incoming streams that went silent for a second and came back"),
         ):
             yield CounterMetricFamily(f"sfu_{name}", help_text, value=data["totals"][name])
         received = CounterMetricFamily("sfu_rtcp_feedback_received", "RTCP feedback from subscribers", labels=["type"])

@@ -20,8 +20,13 @@ MAX_CHAT_TEXT = 2000
 MAX_CANDIDATE_BYTES = 4096
 MAX_PARTICIPANT_ID = 64
 MAX_TRACKS = 8
+MAX_SLOTS = 64
+MAX_TILES = 100
+MAX_TILE_PIXELS = 16384
 MAX_MID = 32
 TRACK_SOURCES = ("microphone", "camera", "screen")
+SLOT_KINDS = ("audio", "video")
+VIDEO_SOURCES = ("camera", "screen")
 
 
 class Invalid(ValueError):
@@ -141,6 +146,42 @@ def tracks(value: Any, _limits: Limits) -> list[dict[str, str]]:
     return out
 
 
+def slots(value: Any, _limits: Limits) -> list[dict[str, str]]:
+    if not isinstance(value, list) or len(value) > MAX_SLOTS:
+        raise Invalid(f"slots must be a list of at most {MAX_SLOTS} entries")
+    out = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            raise Invalid("each slot must be an object {mid, kind}")
+        mid = _str(entry.get("mid"), "slot.mid", MAX_MID)
+        if entry.get("kind") not in SLOT_KINDS or not isinstance(entry.get("kind"), str):
+            raise Invalid(f"slot.kind must be one of {', '.join(SLOT_KINDS)}")
+        out.append({"mid": mid, "kind": entry["kind"]})
+    return out
+
+
+def _pixels(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TILE_PIXELS:
+        raise Invalid(f"{what} must be an integer 0-{MAX_TILE_PIXELS}")
+    return value
+
+
+def tiles(value: Any, _limits: Limits) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or len(value) > MAX_TILES:
+        raise Invalid(f"tiles must be a list of at most {MAX_TILES} entries")
+    out = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            raise Invalid("each tile must be an object {participantId, source, width, height}")
+        participant = _str(entry.get("participantId"), "tile.participantId", MAX_PARTICIPANT_ID)
+        if entry.get("source") not in VIDEO_SOURCES or not isinstance(entry.get("source"), str):
+            raise Invalid(f"tile.source must be one of {', '.join(VIDEO_SOURCES)}")
+        out.append({"participantId": participant, "source": entry["source"],
+                    "width": _pixels(entry.get("width"), "tile.width"),
+                    "height": _pixels(entry.get("height"), "tile.height")})
+    return out
+
+
 def chat_text(value: Any, _limits: Limits) -> str:
     if not isinstance(value, str):
         raise Invalid("text must be a string")
@@ -166,7 +207,8 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
     ),
     "video:leave-room": (ROOM,),
     "video:offer": (ROOM, Field("to", target), Field("description", description("offer")),
-                    Field("tracks", tracks, required=False)),
+                    Field("tracks", tracks, required=False), Field("slots", slots, required=False)),
+    "video:set-view": (ROOM, Field("tiles", tiles)),
     "video:answer": (ROOM, Field("to", target), Field("description", description("answer", "pranswer"))),
     "video:ice-candidate": (ROOM, Field("to", target), Field("candidate", candidate)),
     "video:toggle-audio": (ROOM, Field("enabled", boolean("enabled"))),

@@ -17,8 +17,12 @@ log = logging.getLogger("signaling")
 
 def _room_state(hub: Hub, session: Session, room_id: str, topology: str, others: list[dict[str, Any]]) -> dict[str, Any]:
     assert session.participant is not None
-    return {"roomId": room_id, "topology": topology, "you": dict(session.participant), "participants": others,
-            "iceServers": ice_servers(hub.settings, session.identity.user_id)}
+    state = {"roomId": room_id, "topology": topology, "you": dict(session.participant), "participants": others,
+             "iceServers": ice_servers(hub.settings, session.identity.user_id)}
+    if topology == "sfu":
+        state["media"] = hub.settings.media_limits()
+    return state
+
 
 
 async def join_room(hub: Hub, session: Session, p: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +79,7 @@ def _negotiation(event: str, field: str) -> Any:
                     raise SignalingError("bad_request", 'sfu rooms negotiate with the server: use to="sfu"')
                 raise SignalingError("not_found", "to is not in this room")
             if event == "video:offer":
-                await hub.backend.offer(room_id, session.sid, p["description"], p.get("tracks"))
+                await hub.backend.offer(room_id, session.sid, p["description"], p.get("tracks"), p.get("slots"))
             elif event == "video:answer":
                 await hub.backend.answer(room_id, session.sid, p["description"])
             else:
@@ -114,6 +118,15 @@ async def toggle_video(hub: Hub, session: Session, p: dict[str, Any]) -> dict[st
     return await _set_media(hub, session, p["roomId"], "video", p["enabled"])
 
 
+async def set_view(hub: Hub, session: Session, p: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows and how big: the SFU forwards the videos shown, at the layer that fits."""
+    topology = await require_member(hub, session, p["roomId"])
+    if topology != "sfu":
+        raise SignalingError("bad_request", "views are for sfu rooms")
+    await hub.backend.set_view(p["roomId"], session.sid, p["tiles"])
+    return {}
+
+
 async def start_screen_share(hub: Hub, session: Session, p: dict[str, Any]) -> dict[str, Any]:
     return await _set_media(hub, session, p["roomId"], "screen", True)
 
@@ -132,4 +145,5 @@ HANDLERS = {
     "video:toggle-video": toggle_video,
     "video:start-screen-share": start_screen_share,
     "video:stop-screen-share": stop_screen_share,
+    "video:set-view": set_view,
 }

@@ -1,39 +1,56 @@
-"""A producer with consumers whose sends are recorded, for the forwarding unit tests."""
+"""Producers and consumers wired to recording links, for the forwarding unit tests.
+
+A `Wire` link records the bytes a connection would have sent (after the router, before SRTP), so
+the tests assert on real packets: the router's whole job is which bytes go where.
+"""
 
 from __future__ import annotations
 
-from rtp_build import ABS_SEND_TIME, AUDIO_LEVEL, MID
+from rtp_build import ABS_SEND_TIME, AUDIO_LEVEL, MID, RID
 
 from router.consumer import Consumer
+from router.link import RetransmitBudget
 from router.producer import CodecInfo, Producer
+from router.rtt import RttEstimator
 
-PUBLISHER_IDS = {MID: 4, ABS_SEND_TIME: 2, AUDIO_LEVEL: 1}
-KEYFRAME = b"\x10\x00\x9d\x01\x2a" + bytes(40)  # VP8: start of partition 0, P bit 0
+PUBLISHER_IDS = {MID: 4, ABS_SEND_TIME: 2, AUDIO_LEVEL: 1, RID: 10}
+KEYFRAME = b"\x10\x00\x00\x00\x9d\x01\x2a\x80\x02\xe0\x01" + bytes(40)  # VP8 keyframe start, 640x480
 DELTA = b"\x10\x01\x00\x00\x00" + bytes(40)  # VP8: start of partition 0, P bit 1
+VP8 = CodecInfo("video/VP8", 90000, 96, 97)
+OPUS = CodecInfo("audio/opus", 48000, 111)
 
 
 class Wire:
-    """Collects what a connection would have sent."""
+    """A `Link` that records what the connection would have sent."""
 
     def __init__(self) -> None:
         self.sent: list[bytes] = []
+        self.rtcp: list[bytes] = []
+        self.rtt = RttEstimator()
+        self.retransmit_budget = RetransmitBudget()
 
-    def __call__(self, data: bytes) -> None:
+    def send_rtp(self, data: bytes) -> None:
         self.sent.append(data)
 
+    def send_rtcp(self, data: bytes) -> None:
+        self.rtcp.append(data)
 
-def video_producer(rtcp: Wire | None = None, media_ssrc: int | None = 0x1111, kind: str = "video",
-                   rtx_ssrc: int | None = 0x2222) -> Producer:
-    codec = CodecInfo("video/VP8", 90000, 96, 97) if kind == "video" else CodecInfo("audio/opus", 48000, 111)
+
+def video_producer(link: Wire | None = None, media_ssrc: int | None = 0x1111, kind: str = "video",
+                   rtx_ssrc: int | None = 0x2222, rids: tuple[str, ...] = ()) -> Producer:
+    codec = VP8 if kind == "video" else OPUS
     return Producer("p1", "alice", kind, "camera" if kind == "video" else "microphone", codec, dict(PUBLISHER_IDS),
-                    send_rtcp=rtcp or Wire(), rtcp_ssrc=0xAAAA, media_ssrc=media_ssrc, rtx_ssrc=rtx_ssrc)
+                    link=link or Wire(), rtcp_ssrc=0xAAAA, rids=rids, media_ssrc=media_ssrc, rtx_ssrc=rtx_ssrc)
 
 
-def consumer_of(producer: Producer, wire: Wire, ssrc: int = 0x5000, id_map: dict[int, int] | None = None,
-                active: bool = True) -> Consumer:
-    consumer = Consumer("c1", producer, "bob", ssrc=ssrc, payload_type=100, send_rtp=wire, rtx_ssrc=ssrc + 1,
-                        rtx_payload_type=101, extension_id_map=id_map)
-    producer.add_consumer(consumer)
+def consumer_of(producer: Producer | None, wire: Wire, ssrc: int = 0x5000, extensions: dict[str, int] | None = None,
+                active: bool = True, layer: int | None = 0, kind: str = "video") -> Consumer:
+    """A consumer forwarding `layer` of `producer` (None: nothing yet), accepted by its subscriber."""
+    consumer = Consumer("c1", producer, "bob", ssrc=ssrc, payload_type=100, link=wire,
+                        clock_rate=90000 if kind == "video" else 48000, kind=kind, rtx_ssrc=ssrc + 1,
+                        rtx_payload_type=101, extensions=dict(PUBLISHER_IDS) if extensions is None else extensions)
+    if producer is not None and layer is not None:
+        consumer.set_target(producer.layers[layer])
     if active:
-        consumer.active = True
+        consumer.activate()
     return consumer

@@ -1,12 +1,29 @@
-"""router.consumer: what one subscriber receives from one producer."""
+"""router.consumer: what one subscriber receives, across layer switches, source switches and pauses."""
 
 from __future__ import annotations
 
-from forwarding_build import DELTA, KEYFRAME, Wire, consumer_of, video_producer
+import random
+
+from forwarding_build import DELTA, KEYFRAME, VP8, Wire, consumer_of, video_producer
 from rtp_build import build
 
+from router.producer import Producer
 from router.rtcp_feedback import parse_feedback
 from router.rtp_header import parse_rtp
+
+NTP_BASE = 0xE000_0000 << 32
+
+
+def ntp(seconds: float) -> int:
+    return NTP_BASE + int(seconds * (1 << 32))
+
+
+def simulcast() -> Producer:
+    producer = video_producer(rids=("q", "h", "f"), media_ssrc=None, rtx_ssrc=None)
+    for layer, ssrc in zip(producer.layers, (0x10, 0x20, 0x30), strict=True):
+        layer.media_ssrc = ssrc
+        layer.rtx_ssrc = ssrc + 1
+    return producer
 
 
 def test_forwarded_packets_carry_the_consumers_ssrc_payload_type_and_own_sequence():
@@ -14,8 +31,8 @@ def test_forwarded_packets_carry_the_consumers_ssrc_payload_type_and_own_sequenc
     wire = Wire()
     consumer_of(producer, wire)
     for i in range(5):
-        producer.receive_rtp(build(sequence=65533 + i & 0xFFFF, timestamp=1000 + 3000 * i, ssrc=0x1111,
-                                   payload=KEYFRAME if i == 0 else DELTA))
+        producer.layers[0].receive(build(sequence=65533 + i & 0xFFFF, timestamp=1000 + 3000 * i, ssrc=0x1111,
+                                         payload=KEYFRAME if i == 0 else DELTA))
     infos = [parse_rtp(p) for p in wire.sent]
     assert [i.ssrc for i in infos] == [0x5000] * 5 and {i.payload_type for i in infos} == {100}
     sequences = [i.sequence for i in infos]
@@ -24,55 +41,188 @@ def test_forwarded_packets_carry_the_consumers_ssrc_payload_type_and_own_sequenc
     assert all(p[i.payload_start:] == q for p, i, q in zip(wire.sent, infos, [KEYFRAME] + [DELTA] * 4, strict=True))
 
 
-def test_video_starts_at_a_keyframe_and_skipped_packets_leave_no_gap():
-    producer = video_producer()
-    wire = Wire()
-    consumer = consumer_of(producer, wire)
-    consumer.require_keyframe()
-    producer.receive_rtp(build(sequence=10, ssrc=0x1111, payload=DELTA))  # waiting: dropped
-    producer.receive_rtp(build(sequence=11, ssrc=0x1111, payload=KEYFRAME))
-    producer.receive_rtp(build(sequence=12, ssrc=0x1111, payload=DELTA))
-    producer.set_paused(True)
-    producer.receive_rtp(build(sequence=13, ssrc=0x1111, payload=DELTA))  # muted: dropped
-    producer.set_paused(False)
-    producer.receive_rtp(build(sequence=14, ssrc=0x1111, payload=DELTA))  # resumed: waits for a keyframe
-    producer.receive_rtp(build(sequence=15, ssrc=0x1111, payload=KEYFRAME))
-    sequences = [parse_rtp(p).sequence for p in wire.sent]
-    assert len(sequences) == 3 and sequences == [sequences[0], sequences[0] + 1, sequences[0] + 2]
-
-
-def test_nack_is_answered_over_rtx_from_history():
+def test_nack_is_answered_over_rtx_from_the_shared_cache_with_advancing_rtx_sequence():
     producer = video_producer()
     wire = Wire()
     consumer = consumer_of(producer, wire)
     for seq in range(100, 105):
-        producer.receive_rtp(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME))
-    wanted = parse_rtp(wire.sent[2])
-    consumer.handle_nack([wanted.sequence, (wanted.sequence + 5000) & 0xFFFF])  # the second is not in history
-    assert len(wire.sent) == 6 and consumer.retransmissions == 1
-    rtx = parse_rtp(wire.sent[-1])
-    assert rtx.ssrc == 0x5001 and rtx.payload_type == 101
-    assert int.from_bytes(wire.sent[-1][rtx.payload_start:rtx.payload_start + 2], "big") == wanted.sequence
+        producer.layers[0].receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME))
+    first, second = parse_rtp(wire.sent[1]), parse_rtp(wire.sent[2])
+    consumer.handle_nack([first.sequence, second.sequence, (first.sequence + 5000) & 0xFFFF])
+    assert len(wire.sent) == 7 and consumer.retransmissions == 2
+    rtx = [parse_rtp(p) for p in wire.sent[5:]]
+    assert {r.ssrc for r in rtx} == {0x5001} and {r.payload_type for r in rtx} == {101}
+    assert rtx[1].sequence == (rtx[0].sequence + 1) & 0xFFFF
+    osns = [int.from_bytes(p[r.payload_start:r.payload_start + 2], "big") for p, r in zip(wire.sent[5:], rtx, strict=True)]
+    assert osns == [first.sequence, second.sequence]
+    assert wire.sent[7 - 2][rtx[0].payload_start + 2:] == KEYFRAME
 
 
-def test_sender_report_is_translated_into_the_consumers_timestamps():
+def test_a_repeated_nack_within_a_round_trip_is_not_answered_twice():
     producer = video_producer()
     wire = Wire()
     consumer = consumer_of(producer, wire)
-    producer.receive_rtp(build(sequence=1, timestamp=90000, ssrc=0x1111, payload=KEYFRAME))
-    out_ts = parse_rtp(wire.sent[0]).timestamp
-    producer.on_sender_report(ntp_timestamp=0xE0000000_80000000, rtp_timestamp=90000 + 45000)
-    report = consumer.sender_report()
-    assert report is not None
-    (feedback,) = [f for f in parse_feedback(report) if f.kind == "sr"]
-    assert feedback.ssrc == 0x5000 and feedback.ntp_timestamp == 0xE0000000_80000000
-    assert feedback.rtp_timestamp == (out_ts + 45000) & 0xFFFFFFFF
-    assert feedback.packet_count == 1
+    for seq in range(1, 4):
+        producer.layers[0].receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME))
+    wanted = parse_rtp(wire.sent[1]).sequence
+    for _ in range(50):
+        consumer.handle_nack([wanted])
+    assert consumer.retransmissions == 1
 
 
-def test_an_inactive_consumer_sends_nothing():
+def test_retransmissions_stop_when_the_subscribers_budget_is_spent():
     producer = video_producer()
     wire = Wire()
-    consumer_of(producer, wire, active=False)
-    producer.receive_rtp(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    consumer = consumer_of(producer, wire)
+    for seq in range(1, 601):
+        producer.layers[0].receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME + bytes(1000)))
+    sequences = [parse_rtp(p).sequence for p in wire.sent]
+    for start in range(0, 600, 60):
+        consumer.handle_nack(sequences[start:start + 60])
+    resent = consumer.retransmissions * 1100
+    assert 0 < consumer.retransmissions < 600 and resent <= 256_000 / 8 * 1.1
+    assert wire.retransmit_budget.refused > 0
+
+
+def test_a_nack_for_a_packet_the_server_never_got_is_asked_upstream():
+    link = Wire()
+    producer = video_producer(link)
+    wire = Wire()
+    consumer = consumer_of(producer, wire)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    layer.receive(build(sequence=2, ssrc=0x1111, payload=DELTA))
+    layer.receive(build(sequence=4, ssrc=0x1111, payload=DELTA))  # 3 lost upstream: nacked once
+    layer.nack.reset()  # the server gave up on it (too many tries)...
+    layer.receive(build(sequence=5, ssrc=0x1111, payload=DELTA))
+    before = len([p for p in link.rtcp for f in parse_feedback(p) if f.kind == "nack"])
+    out = [parse_rtp(p).sequence for p in wire.sent]
+    consumer.handle_nack([(out[1] + 1) & 0xFFFF])  # ...but the subscriber still wants it
+    nacks = [f for p in link.rtcp for f in parse_feedback(p) if f.kind == "nack"]
+    assert len(nacks) == before + 1 and nacks[-1].lost == [3]
+
+
+def test_layer_switch_waits_for_the_target_keyframe_and_keeps_sequence_and_time_continuous():
+    link = Wire()
+    producer = simulcast()
+    producer.link = link
+    wire = Wire()
+    consumer = consumer_of(producer, wire, layer=0)
+    low, high = producer.layers[0], producer.layers[2]
+    # both layers sample the same clock with their own random RTP offsets; SRs tie them to NTP
+    low.on_sender_report(ntp(100.0), 10_000)
+    high.on_sender_report(ntp(100.0), 2_000_000_000)
+    low.receive(build(sequence=500, timestamp=10_000, ssrc=0x10, payload=KEYFRAME))
+    low.receive(build(sequence=501, timestamp=13_000, ssrc=0x10, payload=DELTA))
+    consumer.set_target(high)
+    high.receive(build(sequence=9000, timestamp=2_000_006_000, ssrc=0x30, payload=DELTA))  # not yet
+    low.receive(build(sequence=502, timestamp=16_000, ssrc=0x10, payload=DELTA))  # still the low layer
+    high.receive(build(sequence=9001, timestamp=2_000_009_000, ssrc=0x30, payload=KEYFRAME))  # switch
+    low.receive(build(sequence=503, timestamp=19_000, ssrc=0x10, payload=DELTA))  # no longer forwarded
+    high.receive(build(sequence=9002, timestamp=2_000_012_000, ssrc=0x30, payload=DELTA))
+    infos = [parse_rtp(p) for p in wire.sent]
+    assert [i.sequence - infos[0].sequence & 0xFFFF for i in infos] == [0, 1, 2, 3, 4]
+    assert [i.timestamp - infos[0].timestamp & 0xFFFFFFFF for i in infos] == [0, 3000, 6000, 9000, 12000]
+    assert consumer.layer is high and consumer.layer_switches == 1
+    # a NACK for a packet of the old layer is still answered, from the old layer's cache
+    consumer.handle_nack([infos[1].sequence])
+    restored = wire.sent[-1]
+    rinfo = parse_rtp(restored)
+    assert rinfo.ssrc == 0x5001 and restored[rinfo.payload_start + 2:] == DELTA
+    # and the translated sender report follows the layer being sent
+    report = consumer.sender_report()
+    assert report is not None
+    (sr,) = [f for f in parse_feedback(report) if f.kind == "sr"]
+    assert sr.rtp_timestamp == (infos[3].timestamp - 9000) & 0xFFFFFFFF
+
+
+def test_switches_under_random_order_and_loss_never_rewind_or_repeat_sequences():
+    rng = random.Random(7)
+    producer = simulcast()
+    wire = Wire()
+    consumer = consumer_of(producer, wire, layer=0)
+    for layer in producer.layers:
+        layer.on_sender_report(ntp(50.0), layer.index * 1_000_000)
+    sequences = {layer.index: 100 for layer in producer.layers}
+    for frame in range(300):
+        if frame % 40 == 0:
+            consumer.set_target(producer.layers[rng.randrange(3)])
+        batch = []
+        for layer in producer.layers:
+            keyframe = frame % 30 == layer.index * 7
+            for part in range(2):
+                sequences[layer.index] += 1
+                batch.append((layer, build(sequence=sequences[layer.index] & 0xFFFF,
+                                           timestamp=layer.index * 1_000_000 + 3000 * frame,
+                                           ssrc=layer.media_ssrc, payload=KEYFRAME if keyframe and part == 0 else DELTA)))
+        rng.shuffle(batch)
+        for layer, packet in batch:
+            if rng.random() > 0.05:
+                layer.receive(packet)
+    infos = [parse_rtp(p) for p in wire.sent]
+    sequences = [info.sequence for info in infos]
+    assert len(set(sequences)) == len(sequences)  # never a sequence number twice
+    # packets of one frame may arrive out of order, but never from before a switch's timeline
+    highest = 0
+    for info in infos:
+        ahead = (info.timestamp - infos[0].timestamp) & 0xFFFFFFFF
+        assert ahead >= highest - 3000
+        highest = max(highest, ahead)
+    assert consumer.layer_switches >= 3
+
+
+def test_a_slot_consumer_follows_another_producer_without_a_sequence_gap():
+    first, second = video_producer(), Producer("p2", "carol", "video", "camera", VP8, {}, link=Wire(),
+                                               rtcp_ssrc=0xBBBB, media_ssrc=0x3333)
+    wire = Wire()
+    consumer = consumer_of(first, wire)
+    first.layers[0].receive(build(sequence=7, timestamp=1000, ssrc=0x1111, payload=KEYFRAME))
+    consumer.set_producer(second)
+    assert consumer not in first.consumers and consumer in second.consumers
+    first.layers[0].receive(build(sequence=8, timestamp=4000, ssrc=0x1111, payload=KEYFRAME))  # not forwarded
+    consumer.set_target(second.layers[0])
+    second.layers[0].receive(build(sequence=30000, timestamp=777, ssrc=0x3333, payload=KEYFRAME))
+    a, b = (parse_rtp(p) for p in wire.sent)
+    assert b.sequence == (a.sequence + 1) & 0xFFFF and b.ssrc == a.ssrc == 0x5000
+    assert 0 < (b.timestamp - a.timestamp) & 0xFFFFFFFF < 0x80000000
+
+
+def test_sender_reports_count_what_this_consumer_was_sent():
+    producer = video_producer()
+    wire = Wire()
+    consumer = consumer_of(producer, wire)
+    producer.layers[0].receive(build(sequence=1, timestamp=90000, ssrc=0x1111, payload=KEYFRAME))
+    producer.layers[0].receive(build(sequence=2, timestamp=93000, ssrc=0x1111, payload=DELTA))
+    out_ts = parse_rtp(wire.sent[0]).timestamp
+    producer.layers[0].on_sender_report(ntp_timestamp=0xE0000000_80000000, rtp_timestamp=90000 + 45000)
+    report = consumer.sender_report()
+    assert report is not None
+    (sr,) = [f for f in parse_feedback(report) if f.kind == "sr"]
+    assert sr.ssrc == 0x5000 and sr.ntp_timestamp == 0xE0000000_80000000
+    assert sr.rtp_timestamp == (out_ts + 45000) & 0xFFFFFFFF
+    assert sr.packet_count == 2 and sr.octet_count == len(KEYFRAME) + len(DELTA)
+
+
+def test_an_inactive_consumer_sends_nothing_and_a_closed_one_stays_inactive():
+    producer = video_producer()
+    wire = Wire()
+    consumer = consumer_of(producer, wire, active=False)
+    producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
     assert wire.sent == []
+    consumer.close()
+    consumer.activate()
+    producer.layers[0].receive(build(sequence=2, ssrc=0x1111, payload=KEYFRAME))
+    assert wire.sent == [] and not consumer.active and consumer not in producer.consumers
+
+
+def test_a_subscriber_pli_reaches_the_layer_it_receives():
+    link = Wire()
+    producer = simulcast()
+    producer.link = link
+    consumer = consumer_of(producer, Wire(), layer=1)
+    producer.layers[1].receive(build(sequence=1, ssrc=0x20, payload=KEYFRAME))
+    link.rtcp.clear()
+    for layer in producer.layers:
+        layer.keyframes.reset()
+    consumer.handle_keyframe_request()
+    assert [f.media_ssrc for p in link.rtcp for f in parse_feedback(p) if f.kind == "pli"] == [0x20]

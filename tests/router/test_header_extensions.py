@@ -5,26 +5,25 @@ from __future__ import annotations
 from aiortc.rtp import RtpPacket
 from rtp_build import ABS_SEND_TIME, AUDIO_LEVEL, MID, RID, TOFFSET, TWCC, build, ext_map
 
-from router.header_extensions import build_id_map, find_extension, read_audio_level, rewrite_extensions
+from router.header_extensions import find_extension, forward_id_map, read_audio_level, rewrite_extensions
 from router.rtp_header import parse_rtp
 
 CHROME = {AUDIO_LEVEL: 1, ABS_SEND_TIME: 2, TWCC: 3, MID: 4}
 AIORTC = {MID: 1, ABS_SEND_TIME: 2, AUDIO_LEVEL: 3}
 
 
-def test_build_id_map_identity_is_none():
-    assert build_id_map(CHROME, dict(CHROME)) is None
-    # consumer lacks some URIs and uses no publisher ID for anything else: pass through
-    assert build_id_map(CHROME, {MID: 4, AUDIO_LEVEL: 1}) is None
-    assert build_id_map({}, CHROME) is None
+def test_forward_map_is_none_when_the_block_can_pass_unchanged():
+    plain = {ABS_SEND_TIME: 2, AUDIO_LEVEL: 1}
+    assert forward_id_map(plain, dict(plain)) is None
+    assert forward_id_map({}, CHROME) is None
 
 
-def test_build_id_map_differences():
-    assert build_id_map(CHROME, AIORTC) == {1: 3, 2: 2, 4: 1}
-    # same IDs for shared URIs, but the consumer uses publisher's ID 3 for another URI
-    m = build_id_map({MID: 4, TWCC: 3}, {MID: 4, TOFFSET: 3})
-    assert m == {4: 4}
-    assert build_id_map({MID: 4}, {}) is None
+def test_forward_map_remaps_and_drops_what_names_the_publishers_side():
+    # the mid and transport-wide sequence numbers describe the publisher's transport: dropped
+    assert forward_id_map(CHROME, AIORTC) == {1: 3, 2: 2}
+    assert forward_id_map({MID: 4, RID: 10, ABS_SEND_TIME: 2}, {ABS_SEND_TIME: 2, MID: 4}) == {2: 2}
+    assert forward_id_map({ABS_SEND_TIME: 3}, {ABS_SEND_TIME: 5}) == {3: 5}
+    assert forward_id_map({TOFFSET: 3}, {}) == {}
 
 
 def test_find_and_audio_level_one_byte():
@@ -64,7 +63,7 @@ def test_rewrite_patch_in_place_roundtrip():
     data = build(ids=CHROME, mid="0", abs_send_time=77, audio_level=(True, 10), marker=1,
                  csrc=[5], padding=4, payload=b"opus-payload")
     info = parse_rtp(data)
-    id_map = build_id_map(CHROME, {AUDIO_LEVEL: 3, ABS_SEND_TIME: 2, TWCC: 5, MID: 1})
+    id_map = {1: 3, 2: 2, 3: 5, 4: 1}  # CHROME's IDs to {AUDIO_LEVEL: 3, ABS_SEND_TIME: 2, TWCC: 5, MID: 1}
     out = rewrite_extensions(data, info, id_map)
     assert len(out) == len(data)
     ref = RtpPacket.parse(bytes(out), ext_map({AUDIO_LEVEL: 3, ABS_SEND_TIME: 2, TWCC: 5, MID: 1}))
@@ -135,6 +134,16 @@ def test_one_byte_id_15_stops_parsing_and_padding_skipped():
     info = parse_rtp(data)
     assert find_extension(data, info, 1) == b"A"
     assert find_extension(data, info, 2) is None
+
+
+def test_rewrite_stops_at_one_byte_id_15_and_leaves_what_follows_untouched():
+    # [id1 len1 'A'][id15][id2 len1 'B'][pad]: RFC 8285 says nothing after id 15 is an element
+    block = bytes([0x10, 0x41, 0xF0, 0x20, 0x42, 0x00, 0x00, 0x00])
+    data = b"\x90\x60" + bytes(10) + b"\xbe\xde\x00\x02" + block + b"pl"
+    out = rewrite_extensions(data, parse_rtp(data), {1: 3, 2: 4})
+    assert out[16:24] == bytes([0x30, 0x41, 0xF0, 0x20, 0x42, 0x00, 0x00, 0x00])
+    dropped = rewrite_extensions(data, parse_rtp(data), {2: 4})  # only the unseen element is mapped
+    assert not dropped[0] & 0x10 and bytes(dropped) == bytes([0x80]) + data[1:12] + b"pl"  # no element left
 
 
 def test_malformed_element_length_is_ignored():

@@ -1,22 +1,28 @@
-"""router.producer: one parse per packet, fan-out, and the feedback a publisher keeps getting."""
+"""router.producer and router.layer: one parse per packet, fan-out by layer, feedback to the publisher."""
 
 from __future__ import annotations
 
 from forwarding_build import DELTA, KEYFRAME, PUBLISHER_IDS, Wire, consumer_of, video_producer
-from rtp_build import AUDIO_LEVEL, MID, build
+from rtp_build import ABS_SEND_TIME, AUDIO_LEVEL, MID, build
 
 from router.header_extensions import find_extension
+from router.layer import STALL_SECONDS
 from router.rtcp_feedback import parse_feedback
 from router.rtp_header import parse_rtp
+from router.rtx import wrap_rtx
+
+
+def feedback(link: Wire, kind: str) -> list:
+    return [f for p in link.rtcp for f in parse_feedback(p) if f.kind == kind]
 
 
 def test_each_consumer_gets_its_own_extension_ids_and_the_mid_is_dropped():
     producer = video_producer()
     chrome_like, other = Wire(), Wire()
-    consumer_of(producer, chrome_like, ssrc=0x5000, id_map={2: 2})
-    consumer_of(producer, other, ssrc=0x6000, id_map={2: 9})
-    producer.receive_rtp(build(sequence=1, ssrc=0x1111, payload=KEYFRAME, ids=PUBLISHER_IDS, mid="0",
-                               abs_send_time=0x123456))
+    consumer_of(producer, chrome_like, ssrc=0x5000, extensions={ABS_SEND_TIME: 2})
+    consumer_of(producer, other, ssrc=0x6000, extensions={ABS_SEND_TIME: 9})
+    producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME, ids=PUBLISHER_IDS, mid="0",
+                                     abs_send_time=0x123456))
     for wire, ext_id in ((chrome_like, 2), (other, 9)):
         info = parse_rtp(wire.sent[0])
         assert find_extension(wire.sent[0], info, ext_id) == bytes.fromhex("123456")
@@ -28,41 +34,93 @@ def test_payload_types_not_negotiated_for_the_track_are_not_forwarded():
     producer = video_producer()
     wire = Wire()
     consumer_of(producer, wire)
-    producer.receive_rtp(build(payload_type=63, ssrc=0x1111, payload=KEYFRAME))
+    producer.layers[0].receive(build(payload_type=63, ssrc=0x1111, payload=KEYFRAME))
     assert wire.sent == [] and producer.packets_received == 0
 
 
+def test_a_consumer_that_starts_asks_for_a_keyframe_and_waits_for_it():
+    link = Wire()
+    producer = video_producer(link)
+    wire = Wire()
+    consumer_of(producer, wire)
+    assert [f.media_ssrc for f in feedback(link, "pli")] == [0x1111]
+    producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=DELTA))
+    assert wire.sent == []
+    producer.layers[0].receive(build(sequence=2, ssrc=0x1111, payload=KEYFRAME))
+    assert len(wire.sent) == 1
+
+
 def test_keyframe_requests_reach_the_publisher_at_most_once_a_second_and_none_is_lost():
-    rtcp = Wire()
-    producer = video_producer(rtcp)
-    consumer_of(producer, Wire())
-    producer.request_keyframe(now=1000.0)
-    producer.request_keyframe(now=1000.5)  # suppressed, remembered
-    plis = [f for p in rtcp.sent for f in parse_feedback(p) if f.kind == "pli"]
+    link = Wire()
+    producer = video_producer(link)
+    layer = producer.layers[0]
+    layer.request_keyframe(now=1000.0)
+    layer.request_keyframe(now=1000.5)  # suppressed, remembered
+    plis = feedback(link, "pli")
     assert len(plis) == 1 and plis[0].media_ssrc == 0x1111 and plis[0].ssrc == 0xAAAA
     early = [f for f in parse_feedback(producer.rtcp_tick(now=1000.8, reports=False)) if f.kind == "pli"]
     due = [f for f in parse_feedback(producer.rtcp_tick(now=1001.1, reports=False)) if f.kind == "pli"]
     assert early == [] and len(due) == 1
 
 
-def test_unmute_resumes_at_a_keyframe_requested_from_the_publisher():
-    rtcp = Wire()
-    producer = video_producer(rtcp)
-    consumer = consumer_of(producer, Wire())
-    producer.set_paused(True)
-    producer.set_paused(False)
-    assert consumer._waiting_keyframe
-    assert any(f.kind == "pli" for p in rtcp.sent for f in parse_feedback(p))
-
-
-def test_gaps_are_nacked_and_reported_to_the_publisher():
-    rtcp = Wire()
-    producer = video_producer(rtcp)
+def test_a_consumer_still_waiting_re_requests_its_keyframe_until_it_comes():
+    link = Wire()
+    producer = video_producer(link)
     consumer_of(producer, Wire())
+    first = len(feedback(link, "pli"))
+    later = [parse_feedback(producer.rtcp_tick(now=t, reports=False)) for t in (10_000.0, 10_001.2, 10_002.4)]
+    assert first == 1 and all(any(f.kind == "pli" for f in out) for out in later)
+    producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    assert not any(f.kind == "pli" for f in parse_feedback(producer.rtcp_tick(now=10_004.0, reports=False)))
+
+
+def test_unmute_resumes_every_consumer_at_a_keyframe_with_no_sequence_gap():
+    link = Wire()
+    producer = video_producer(link)
+    wire = Wire()
+    consumer = consumer_of(producer, wire)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    producer.set_paused(True)
+    layer.receive(build(sequence=2, ssrc=0x1111, payload=DELTA))  # muted: dropped
+    producer.set_paused(False)
+    assert consumer in layer.pending and consumer not in layer.consumers
+    assert len(feedback(link, "pli")) >= 2 or layer.keyframes.pending  # asked now, or as soon as the limit allows
+    layer.receive(build(sequence=3, ssrc=0x1111, payload=DELTA))  # resumed: waits for a keyframe
+    layer.receive(build(sequence=4, ssrc=0x1111, payload=KEYFRAME))
+    sequences = [parse_rtp(p).sequence for p in wire.sent]
+    assert sequences == [sequences[0], (sequences[0] + 1) & 0xFFFF]
+
+
+def test_a_paused_audio_producer_leaves_no_sequence_gap_on_unmute():
+    producer = video_producer(kind="audio", rtx_ssrc=None)
+    wire = Wire()
+    consumer_of(producer, wire, kind="audio")
+    layer = producer.layers[0]
+    layer.receive(build(payload_type=111, sequence=10, ssrc=0x1111, payload=b"opus"))
+    producer.set_paused(True)
+    for seq in range(11, 60):
+        layer.receive(build(payload_type=111, sequence=seq, ssrc=0x1111, payload=b"opus"))
+    producer.set_paused(False)
+    layer.receive(build(payload_type=111, sequence=60, ssrc=0x1111, payload=b"opus"))
+    first, second = (parse_rtp(p).sequence for p in wire.sent)
+    assert second == (first + 1) & 0xFFFF
+
+
+def test_gaps_are_nacked_again_until_they_arrive_and_reported_to_the_publisher():
+    link = Wire()
+    producer = video_producer(link)
+    consumer_of(producer, Wire())
+    layer = producer.layers[0]
     for seq in (1, 2, 5):
-        producer.receive_rtp(build(sequence=seq, ssrc=0x1111, payload=DELTA))
-    nacks = [f for p in rtcp.sent for f in parse_feedback(p) if f.kind == "nack"]
-    assert nacks and sorted(nacks[-1].lost) == [3, 4]
+        layer.receive(build(sequence=seq, ssrc=0x1111, payload=DELTA))
+    assert sorted(feedback(link, "nack")[-1].lost) == [3, 4]
+    producer.nack_tick(now_ms=layer.last_arrival * 1000.0 + 150.0)  # one round trip later: asked again
+    assert sorted(feedback(link, "nack")[-1].lost) == [3, 4] and len(feedback(link, "nack")) == 2
+    lost = build(sequence=3, ssrc=0x1111, payload=DELTA)
+    layer.receive_rtx(wrap_rtx(lost, parse_rtp(lost), rtx_ssrc=0x2222, rtx_payload_type=97, rtx_sequence=1))
+    producer.nack_tick(now_ms=layer.last_arrival * 1000.0 + 300.0)
+    assert feedback(link, "nack")[-1].lost == [4]  # the recovered packet is not asked for again
     report = parse_feedback(producer.rtcp_tick(now=10.0))
     kinds = {f.kind for f in report}
     assert "rr" in kinds and "remb" in kinds
@@ -70,24 +128,78 @@ def test_gaps_are_nacked_and_reported_to_the_publisher():
     assert rr.report.ssrc == 0x1111 and rr.report.highest_sequence == 5
 
 
-def test_remb_is_the_lowest_subscriber_estimate_within_bounds():
+def test_a_huge_sequence_jump_is_a_restart_not_thousands_of_nacks():
+    link = Wire()
+    producer = video_producer(link)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=DELTA))
+    layer.receive(build(sequence=30001, ssrc=0x1111, payload=DELTA))
+    assert feedback(link, "nack") == [] and layer.nack is not None and layer.nack.missing == []
+    assert feedback(link, "pli")  # what helps after a restart is a keyframe
+
+
+def test_padding_only_rtx_probes_are_not_forwarded():
     producer = video_producer()
-    first, second = consumer_of(producer, Wire(), ssrc=0x5000), consumer_of(producer, Wire(), ssrc=0x6000)
-    producer.receive_rtp(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
-    producer.remb.update(first, 900_000, 10.0)
-    producer.remb.update(second, 600_000, 10.0)
-    remb = next(f for f in parse_feedback(producer.rtcp_tick(now=10.5)) if f.kind == "remb")
-    assert remb.bitrate == 600_000 and remb.ssrcs == [0x1111]
-    producer.remb.update(second, 10, 11.0)  # below the floor
-    remb = next(f for f in parse_feedback(producer.rtcp_tick(now=11.5)) if f.kind == "remb")
-    assert remb.bitrate == producer.remb.min_bps
+    wire = Wire()
+    consumer_of(producer, wire)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    probe = build(payload_type=97, sequence=50, ssrc=0x2222, payload=b"", padding=200)
+    layer.receive_rtx(probe)
+    assert len(wire.sent) == 1 and layer.recovered == 0
+
+
+def test_a_stream_that_stalls_restarts_its_consumers_at_a_fresh_keyframe():
+    link = Wire()
+    producer = video_producer(link)
+    wire = Wire()
+    consumer_of(producer, wire)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    layer.receive(build(sequence=2, ssrc=0x1111, payload=DELTA))
+    plis = len(feedback(link, "pli"))
+    layer.last_arrival -= STALL_SECONDS + 4  # the server was paused, or the network gone
+    layer.receive(build(sequence=3, ssrc=0x1111, payload=DELTA))  # stale: not forwarded
+    assert len(wire.sent) == 2 and len(feedback(link, "pli")) == plis + 1 and layer.stalls == 1
+    layer.receive(build(sequence=9, ssrc=0x1111, payload=KEYFRAME))
+    sequences = [parse_rtp(p).sequence for p in wire.sent]
+    assert sequences[2] == (sequences[1] + 1) & 0xFFFF
+
+
+def test_one_failing_consumer_does_not_stop_the_others():
+    producer = video_producer()
+    good = Wire()
+    broken = consumer_of(producer, Wire(), ssrc=0x6000)
+
+    def explode(_data: bytes) -> None:
+        raise RuntimeError("boom")
+
+    broken._send_rtp = explode
+    consumer_of(producer, good, ssrc=0x5000)
+    producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    assert len(good.sent) == 1 and producer.forward_errors == 1
 
 
 def test_audio_levels_feed_the_speaker_observer():
     heard: list[tuple[str, int, bool]] = []
     producer = video_producer(kind="audio")
     producer._on_audio_level = lambda pid, level, voiced, now: heard.append((pid, level, voiced))
-    producer._audio_level_id = PUBLISHER_IDS[AUDIO_LEVEL]
-    producer.receive_rtp(build(payload_type=111, sequence=1, ssrc=0x1111, ids=PUBLISHER_IDS, mid="0",
-                               audio_level=(True, 20), payload=b"opus"))
+    producer.audio_level_id = PUBLISHER_IDS[AUDIO_LEVEL]
+    producer.layers[0].receive(build(payload_type=111, sequence=1, ssrc=0x1111, ids=PUBLISHER_IDS, mid="0",
+                                     audio_level=(True, 20), payload=b"opus"))
     assert heard == [("alice", 20, True)]
+
+
+def test_remb_to_the_publisher_is_the_ceiling_for_every_layer():
+    producer = video_producer(rids=("q", "h"), media_ssrc=None, rtx_ssrc=None)
+    producer.layers[0].media_ssrc, producer.layers[1].media_ssrc = 0x10, 0x20
+    consumer_of(producer, Wire())
+    remb = next(f for f in parse_feedback(producer.rtcp_tick(now=10.0)) if f.kind == "remb")
+    assert remb.bitrate == producer.remb_bps and sorted(remb.ssrcs) == [0x10, 0x20]
+
+
+def test_vp8_keyframes_tell_a_layers_picture_size():
+    producer = video_producer()
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    assert (layer.width, layer.height) == (640, 480)

@@ -21,7 +21,6 @@ from aiortc.rtp import (
 
 from router.rtcp_feedback import (
     KeyframeRequestLimiter,
-    RembAggregator,
     build_fir,
     build_nack,
     build_pli,
@@ -69,31 +68,6 @@ def test_limiter_reset():
     lim.reset()
     assert not lim.due(10.0)
     assert lim.request(0.2)
-
-
-# --- RembAggregator
-
-
-def test_remb_min_of_fresh_clamped():
-    agg = RembAggregator(min_bps=100_000, max_bps=2_000_000, max_age=3.0)
-    assert (agg.min_bps, agg.max_bps, agg.max_age) == (100_000, 2_000_000, 3.0)
-    assert agg.value(0.0) is None
-    agg.update("a", 1_500_000, 0.0)
-    agg.update("b", 800_000, 1.0)
-    assert agg.value(1.0) == 800_000
-    agg.update("b", 50_000, 2.0)
-    assert agg.value(2.0) == 100_000  # clamped up
-    agg.remove("b")
-    agg.remove("missing")
-    assert agg.value(2.0) == 1_500_000
-    agg.update("c", 9_000_000, 2.5)
-    assert agg.value(3.5) == 2_000_000  # a is stale (3.5 s), c clamped down
-    assert agg.value(10.0) is None
-
-
-def test_remb_invalid_bounds():
-    with pytest.raises(ValueError):
-        RembAggregator(2, 1)
 
 
 # --- builders, checked with aiortc's parser

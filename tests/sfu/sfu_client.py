@@ -57,6 +57,7 @@ class SfuClient:
         self.errors: list[str] = []
         self._readers: list[asyncio.Task[None]] = []
         self.local_tracks: dict[str, MediaStreamTrack] = {}
+        self.send_remb = False  # bandwidth tests turn aiortc's receive-side estimates (REMB) back on
         self.hold_offers = False  # glare tests: keep server offers here instead of answering them
         self.held_offers: list[dict[str, Any]] = []
 
@@ -206,6 +207,12 @@ class SfuClient:
     # --- media ---------------------------------------------------------------------------------------------
 
     def _on_track(self, track: MediaStreamTrack) -> None:
+        if not self.send_remb:
+            # aiortc estimates each received stream on its own, and a test machine's decoding clients
+            # are CPU-starved: their estimates would make the SFU pause videos the test expects
+            for transceiver in self.pc.getTransceivers():
+                if transceiver.receiver.track is track:
+                    transceiver.receiver._RTCRtpReceiver__remote_bitrate_estimator = None
         self._readers.append(asyncio.get_running_loop().create_task(self._read(track)))
 
     def _identify(self, track: MediaStreamTrack) -> tuple[str, str] | None:

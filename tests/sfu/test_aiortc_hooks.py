@@ -67,10 +67,10 @@ async def test_create_offer_resets_codecs_unless_locked() -> None:
 
 
 async def test_forwarding_connection_neutralises_aiortc_media_loops() -> None:
-    async def failed() -> None:
+    async def failed(_state: str) -> None:
         return None
 
-    connection = Connection("p1", forwarding=True, on_failed=failed)
+    connection = Connection("p1", forwarding=True, on_state=failed)
     try:
         transceiver = connection.pc.addTransceiver("video", direction="sendonly")
         connection.attach()

@@ -11,19 +11,19 @@ import hmac
 import aioice.ice
 import pytest
 from aiortc.codecs import CODECS
-from aiortc.sdp import SessionDescription
 
+from router.header_extensions import forward_id_map
 from sfu import codecs as policy
 from sfu.api import MediaError
 from sfu.config import Settings, load_settings, parse_port_range
 from sfu.ice import announce_addresses, install_ice_policy
-from sfu.sdp import assign_sources
+from sfu.sdp import ClientOffer, assign_sources, parse_offer
 from signaling.ice import ice_servers
 
 VIDEO = list(CODECS["video"])
 
 
-def sdp(*sections: str) -> SessionDescription:
+def sdp(*sections: str) -> ClientOffer:
     head = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE " + " ".join(
         str(i) for i in range(len(sections))) + "\r\n"
     body = ""
@@ -37,7 +37,7 @@ def sdp(*sections: str) -> SessionDescription:
             body += "a=rtpmap:111 opus/48000/2\r\n"
         else:
             body += "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
-    return SessionDescription.parse(head + body)
+    return parse_offer(head + body)
 
 
 def test_room_video_codec_prefers_vp8_then_h264() -> None:
@@ -67,8 +67,8 @@ def test_server_mlines_reuse_client_extension_ids() -> None:
 
 def test_forwarded_map_drops_mid_and_remaps() -> None:
     mid, abs_time = "urn:ietf:params:rtp-hdrext:sdes:mid", "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
-    assert policy.forwarded_id_map({mid: 1, abs_time: 3}, {mid: 4, abs_time: 2}) == {3: 2}
-    assert policy.forwarded_id_map({abs_time: 3}, {abs_time: 3}) is None
+    assert forward_id_map({mid: 1, abs_time: 3}, {mid: 4, abs_time: 2}) == {3: 2}
+    assert forward_id_map({abs_time: 3}, {abs_time: 3}) is None
 
 
 def test_sources_default_rule_and_declared_tracks() -> None:

@@ -1,0 +1,93 @@
+"""router.allocation: each subscriber's budget spent on its videos by priority, with hysteresis."""
+
+from __future__ import annotations
+
+import random
+
+from router.allocation import BandwidthAllocator, DownlinkBudget, VideoDemand
+
+LAYERS = [150_000.0, 500_000.0, 1_500_000.0]
+
+
+def demand(key: str, desired: int = 2, rates: list[float | None] | None = None) -> VideoDemand:
+    return VideoDemand(key, LAYERS if rates is None else rates, desired)
+
+
+def test_without_a_budget_every_video_gets_the_layer_its_tile_needs():
+    out = BandwidthAllocator().allocate([demand("big"), demand("thumb", desired=0)], None, 0.0)
+    assert out == {"big": 2, "thumb": 0}
+
+
+def test_a_layer_that_is_not_sent_is_replaced_by_the_best_one_below():
+    out = BandwidthAllocator().allocate([demand("a", rates=[150_000.0, 500_000.0, None])], None, 0.0)
+    assert out == {"a": 1}
+
+
+def test_the_budget_goes_to_the_first_videos_and_pauses_the_last():
+    allocator = BandwidthAllocator()
+    demands = [demand("screen"), demand("big"), demand("t1", 0), demand("t2", 0)]
+    out = allocator.allocate(demands, 2_500_000, 0.0)
+    assert out == {"screen": 2, "big": 0, "t1": 0, "t2": 0}
+    out = BandwidthAllocator().allocate(demands, 2_000_000, 0.0)
+    assert out == {"screen": 1, "big": 1, "t1": 0, "t2": 0}  # two mid layers beat one top and a thumbnail
+    out = BandwidthAllocator().allocate(demands, 400_000, 0.0)
+    assert out == {"screen": 0, "big": 0, "t1": None, "t2": None}
+    out = BandwidthAllocator().allocate(demands, 1_000, 0.0)
+    assert out["screen"] == 0 and out["big"] is None  # the most important video always keeps its lowest
+
+
+def test_down_at_once_up_only_after_the_room_lasted_a_second():
+    allocator = BandwidthAllocator(up_delay=1.0)
+    d = [demand("a")]
+    assert allocator.allocate(d, 5_000_000, 0.0) == {"a": 2}
+    assert allocator.allocate(d, 600_000, 0.25) == {"a": 1}
+    assert allocator.allocate(d, 5_000_000, 0.5) == {"a": 1}
+    assert allocator.allocate(d, 5_000_000, 1.0) == {"a": 1}
+    assert allocator.allocate(d, 1_000_000, 1.25) == {"a": 1}  # the upgrade's room vanished: start over
+    assert allocator.allocate(d, 5_000_000, 1.5) == {"a": 1}
+    assert allocator.allocate(d, 5_000_000, 2.6) == {"a": 2}
+
+
+def test_an_estimate_with_headroom_gets_a_probe_and_a_failed_probe_backs_off():
+    allocator = BandwidthAllocator(up_delay=1.0, probe_interval=2.0)
+    d = [demand("a")]
+    allocator.allocate(d, 180_000, 0.0)  # only the lowest layer fits
+    results = [allocator.allocate(d, 240_000, t)["a"] for t in (0.5, 1.0, 3.0, 3.5, 4.5)]
+    assert results == [0, 0, 1, 1, 1] and allocator.probes == 1  # held while the estimate may follow
+    assert allocator.allocate(d, 240_000, 5.25)["a"] == 0  # it did not: undone
+    later = [allocator.allocate(d, 240_000, 5.25 + 0.25 * i)["a"] for i in range(1, 16)]
+    assert later.count(1) == 0  # the next probe waits longer (4 s instead of 2)
+    assert allocator.allocate(d, 240_000, 30.0)["a"] in (0, 1)
+
+
+def test_a_probe_the_estimate_follows_stays():
+    allocator = BandwidthAllocator(up_delay=1.0, probe_interval=2.0)
+    d = [demand("a")]
+    allocator.allocate(d, 180_000, 0.0)
+    for t in (0.5, 3.0):
+        allocator.allocate(d, 240_000, t)
+    assert allocator.allocate(d, 700_000, 5.5)["a"] == 1
+
+
+def test_random_budgets_never_overspend_beyond_the_first_video():
+    rng = random.Random(3)
+    allocator = BandwidthAllocator(up_delay=0.0, probe_interval=1e9)
+    demands = [demand(str(i), desired=rng.randrange(3)) for i in range(8)]
+    for step in range(200):
+        budget = rng.uniform(50_000, 8_000_000)
+        out = allocator.allocate(demands, budget, step * 0.25)
+        spent = sum(d.cost(out[d.key]) for d in demands[1:])
+        assert spent <= budget or all(v is None for k, v in out.items() if k != "0")
+
+
+def test_congestion_turns_the_estimate_into_a_budget_for_a_while():
+    budget = DownlinkBudget(hold=10.0, confirm=2)
+    assert budget.budget(None, False, 0.0) is None
+    assert budget.budget(900_000, False, 1.0) is None
+    assert budget.budget(300_000, True, 2.0) is None  # one report can be noise
+    assert budget.budget(300_000, True, 2.5) == 300_000
+    assert budget.budget(900_000, False, 8.0) == 900_000  # still within the hold
+    assert budget.budget(900_000, False, 13.0) is None
+    budget.budget(300_000, True, 14.0)
+    budget.budget(300_000, True, 14.5)
+    assert budget.budget(900_000, False, 30.0) == 900_000  # congestion again soon: held twice as long

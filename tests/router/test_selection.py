@@ -1,0 +1,47 @@
+"""router.selection: last-N video, the loudest speakers' audio, and stable receive slots."""
+
+from __future__ import annotations
+
+from router.selection import LoudestSpeakers, assign_slots, audio_set, video_set
+
+JOINED = ["a", "b", "c", "d", "e", "f"]
+
+
+def test_video_set_puts_the_dominant_speaker_first_then_the_view_or_speakers_then_seniority():
+    cameras = {"a", "b", "c", "d", "e"}
+    assert video_set(3, cameras, "d", None, ["e", "c"], JOINED) == ["d", "e", "c"]
+    assert video_set(4, cameras, None, None, ["e"], JOINED) == ["e", "a", "b", "c"]
+    assert video_set(3, cameras, "d", ["b", "zz", "a", "c"], ["e"], JOINED) == ["d", "b", "a"]
+    assert video_set(0, cameras, None, None, [], JOINED) == ["a", "b", "c", "d", "e"]
+    assert video_set(3, {"a"}, "f", None, ["f"], JOINED) == ["a"]  # no camera, no video
+
+
+def test_audio_set_hears_everyone_in_a_small_room_and_the_loudest_in_a_big_one():
+    assert audio_set(3, "a", [], ["a", "b", "c"]) == ["b", "c"]
+    assert audio_set(3, "a", ["f", "a", "e"], JOINED) == ["f", "e", "b"]
+    assert audio_set(0, "a", [], JOINED) == ["b", "c", "d", "e", "f"]
+    assert audio_set(2, "a", ["x", "b"], ["a", "b", "c", "d"]) == ["b", "c"]  # never someone not eligible
+
+
+def test_loudest_speakers_let_a_new_voice_in_at_once_and_keep_speakers_through_pauses():
+    loud = LoudestSpeakers(2, hold_ms=2000)
+    everyone = set(JOINED)
+    assert loud.update({"a": 10, "b": 8}, everyone, 0) == ["a", "b"]
+    assert set(loud.update({"a": 10, "b": 8, "c": 6}, everyone, 50)) == {"a", "b", "c"}  # size + 1
+    ranking = loud.update({"a": 0, "b": 9, "c": 7, "d": 20}, everyone, 100)
+    assert "d" in ranking and "a" not in ranking  # the quietest (silent) member gave up its place
+    assert "b" in loud.update({"b": 0, "c": 7, "d": 20}, everyone, 1500)  # a breath: still in
+    assert "b" not in loud.update({"b": 0, "c": 7, "d": 20, "e": 5}, everyone, 2200)
+
+
+def test_the_muted_and_the_departed_leave_the_ranking_at_once():
+    loud = LoudestSpeakers(3)
+    loud.update({"a": 10, "b": 8}, set(JOINED), 0)
+    assert loud.update({"a": 10, "b": 8}, {"b"}, 10) == ["b"]
+
+
+def test_slots_keep_who_stays_and_give_freed_slots_to_newcomers_in_order():
+    assert assign_slots([None, None, None], ["a", "b"]) == ["a", "b", None]
+    assert assign_slots(["a", "b", "c"], ["c", "d", "a"]) == ["a", "d", "c"]
+    assert assign_slots(["a", "b"], ["x", "y", "z"]) == ["x", "y"]
+    assert assign_slots(["a", None], []) == [None, None]
