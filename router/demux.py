@@ -18,6 +18,7 @@ from router.link import Link
 from router.producer import Producer
 from router.rtcp_feedback import parse_feedback
 from router.rtp_header import parse_rtp
+from router.twcc import TwccRecorder
 
 FEEDBACK_KINDS = ("pli", "fir", "nack", "remb")
 MAX_BOUND_SSRCS = 32  # media + RTX streams one connection may publish (3 tracks x 3 layers x 2, with room)
@@ -38,6 +39,8 @@ class PacketDemux:
         self.rid_extension_id: int | None = None
         self.repaired_rid_extension_id: int | None = None
         self.unknown_packets = 0
+        self.transport_cc_id: int | None = None
+        self.transport_cc: TwccRecorder | None = None
         # the subscriber's own estimates (REMB) of its downlink: browsers send one for all the streams
         # they receive, aiortc one per stream; keyed by the first SSRC each message names
         self._estimates: dict[int, tuple[int, tuple[int, ...], float]] = {}
@@ -67,6 +70,12 @@ class PacketDemux:
     def remove_consumer(self, consumer: Consumer) -> None:
         for key in [k for k, v in self._consumers.items() if v is consumer]:
             del self._consumers[key]
+
+    def enable_transport_cc(self, extension_id: int, sender_ssrc: int) -> None:
+        """The publisher negotiated transport-wide sequence numbers: record arrivals for its feedback."""
+        self.transport_cc_id = extension_id
+        if self.transport_cc is None:
+            self.transport_cc = TwccRecorder(sender_ssrc)
 
     @property
     def producers(self) -> list[Producer]:
@@ -104,6 +113,8 @@ class PacketDemux:
 
     def handle_rtp(self, data: bytes) -> None:
         ssrc = int.from_bytes(data[8:12], "big") if len(data) >= 12 else -1
+        if self.transport_cc_id is not None and data[0] & 0x10:
+            self._record_transport_cc(data)
         layer = self._media.get(ssrc)
         if layer is not None:
             layer.receive(data)
@@ -116,6 +127,23 @@ class PacketDemux:
             self.handle_rtp(data)
         else:
             self.unknown_packets += 1
+
+    def _record_transport_cc(self, data: bytes) -> None:
+        assert self.transport_cc is not None and self.transport_cc_id is not None
+        try:
+            info = parse_rtp(data)
+        except ValueError:
+            return
+        value = find_extension(data, info, self.transport_cc_id)
+        if value is not None and len(value) == 2:
+            self.transport_cc.record((value[0] << 8) | value[1], time.monotonic_ns() // 1000)
+
+    def transport_feedback(self) -> list[bytes]:
+        """Feedback for what arrived since the last call (for the publisher's congestion control)."""
+        if self.transport_cc is None or not self.transport_cc.pending:
+            return []
+        media = next((layer.media_ssrc for layer in self._media.values() if layer.media_ssrc is not None), 0)
+        return self.transport_cc.feedback(media)
 
     def _learn(self, data: bytes, ssrc: int) -> bool:
         """Bind an SSRC the SDP did not announce, from its mid and rid extensions and payload type."""

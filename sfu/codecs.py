@@ -11,10 +11,10 @@ import copy
 
 from aiortc.codecs import CODECS, HEADER_EXTENSIONS, is_rtx
 from aiortc.rtcpeerconnection import find_common_codecs
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
+from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
 from aiortc.sdp import MediaDescription
 
-from router.header_extensions import REPAIRED_RID_URI, RID_URI
+from router.header_extensions import REPAIRED_RID_URI, RID_URI, TRANSPORT_CC_URI
 from router.producer import CodecInfo
 from sfu.api import MediaError
 
@@ -24,9 +24,11 @@ ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 # What a publisher's m-line may carry toward us: the router reads the mid and rids (to bind
 # streams) and audio levels (speakers); abs-send-time is forwarded for the subscribers' estimators.
+# Transport-wide sequence numbers let the publisher's browser run its own congestion control on our
+# feedback (router/twcc.py), as in a direct call.
 PUBLISH_URIS = {
-    "audio": (MID_URI, AUDIO_LEVEL_URI),
-    "video": (MID_URI, ABS_SEND_TIME_URI, RID_URI, REPAIRED_RID_URI),
+    "audio": (MID_URI, AUDIO_LEVEL_URI, TRANSPORT_CC_URI),
+    "video": (MID_URI, ABS_SEND_TIME_URI, RID_URI, REPAIRED_RID_URI, TRANSPORT_CC_URI),
 }
 # Opus from publishers: in-band FEC (the receiver conceals loss better) and DTX (a silent member
 # sends a packet every 400 ms instead of every 20 ms, which a 50-person room needs).
@@ -112,4 +114,14 @@ def with_opus_publish_parameters(codecs: list[RTCRtpCodecParameters]) -> list[RT
     for codec in out:
         if codec_name(codec) == "OPUS":
             codec.parameters = {**codec.parameters, **OPUS_PUBLISH_PARAMETERS}
+    return out
+
+
+def with_transport_cc(codecs: list[RTCRtpCodecParameters], offered: MediaDescription) -> list[RTCRtpCodecParameters]:
+    """Add `transport-cc` feedback to the codecs whose offer asked for it (aiortc drops it)."""
+    wants = {c.payloadType for c in offered.rtp.codecs if any(f.type == "transport-cc" for f in c.rtcpFeedback)}
+    out = [copy.deepcopy(c) for c in codecs]
+    for codec in out:
+        if codec.payloadType in wants and not is_rtx(codec):
+            codec.rtcpFeedback = [*codec.rtcpFeedback, RTCRtcpFeedback(type="transport-cc")]
     return out

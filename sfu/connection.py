@@ -36,6 +36,7 @@ _SendTarget = tuple[Callable[[bytes], bytes], Callable[[bytes], bytes], Callable
 
 RTCP_TICK = 0.25  # delayed keyframe requests go out within this
 REPORT_EVERY = 4  # receiver/sender reports and REMB every REPORT_EVERY ticks (about 1 s)
+TRANSPORT_FEEDBACK_INTERVAL = 0.05  # transport-cc feedback to publishers (libwebrtc sends every 50-250 ms)
 
 
 class NegotiatedTransceiver(RTCRtpTransceiver):
@@ -156,6 +157,7 @@ class Connection:
         self.bytes_sent = 0
         self._bytes_sent_at_tick = 0
         self.send_rate_bps = 0.0
+        self._feedback_at = 0.0
         self.created_at = time.monotonic()
         self.pc.on("connectionstatechange", self._connection_state_changed)
 
@@ -276,10 +278,14 @@ class Connection:
             self._target = None
 
     def tick_fast(self, now: float) -> None:
-        """Every few tens of ms: re-request what publishers still owe us."""
+        """Every few tens of ms: re-request what publishers still owe us, tell them what arrived when."""
         now_ms = now * 1000.0
         for producer in self.demux.producers:
             producer.nack_tick(now_ms)
+        if now - self._feedback_at >= TRANSPORT_FEEDBACK_INTERVAL:
+            self._feedback_at = now
+            for packet in self.demux.transport_feedback():
+                self.send_rtcp(packet)
 
     async def _run_rtcp(self) -> None:
         """Feedback to publishers (RR, REMB, delayed PLI) and translated SRs to this subscriber."""

@@ -29,7 +29,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from router.allocation import BandwidthAllocator, DownlinkBudget
 from router.consumer import Consumer
-from router.header_extensions import REPAIRED_RID_URI, RID_URI
+from router.header_extensions import REPAIRED_RID_URI, RID_URI, TRANSPORT_CC_URI
 from router.producer import Producer
 from sfu import codecs as codec_policy
 from sfu.api import MediaError
@@ -331,8 +331,12 @@ class Participant:
                 chosen = codec_policy.restrict_to(transceiver._codecs, name) or transceiver._codecs
             if media.kind == "audio":
                 chosen = codec_policy.with_opus_publish_parameters(chosen)
-            lock_transceiver(transceiver, codecs=chosen,
-                             extensions=codec_policy.publish_extensions(media.extensions, media.kind))
+            extensions = codec_policy.publish_extensions(media.extensions, media.kind)
+            if self.forwarding and any(e.uri == TRANSPORT_CC_URI for e in extensions):
+                chosen = codec_policy.with_transport_cc(chosen, offer.section(media.mid))
+                self.connection.demux.enable_transport_cc(media.extensions[TRANSPORT_CC_URI],
+                                                          self.connection.rtcp_ssrc)
+            lock_transceiver(transceiver, codecs=chosen, extensions=extensions)
             self._publish(media, transceiver, source)
             changed = True
         return changed
