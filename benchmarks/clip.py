@@ -23,6 +23,7 @@ KEYFRAME_INTERVAL = 2 * FPS  # a keyframe every 2 s
 AUDIO_RATE = 48000
 AUDIO_FRAME = 960  # 20 ms at 48 kHz
 COUNTER_BITS = 12  # clip index drawn as 12 blocks: up to 4096 frames per clip
+IDENTITY_STRIDE = 512  # a clip of identity k draws k * 512 + index: frames tell whose they are (k < 8)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,12 @@ def verify_frame(luma: np.ndarray, width: int, height: int) -> tuple[int, float]
     return index, psnr(luma, source_luma(index, width, height))
 
 
-def _encode_video(preset: Preset) -> list[tuple[bytes, bool]]:
+def identity_of(counter: int) -> int:
+    """Which publisher's clip a decoded frame's counter comes from (see `load_clip(identity=...)`)."""
+    return counter // IDENTITY_STRIDE
+
+
+def _encode_video(preset: Preset, identity: int = 0) -> list[tuple[bytes, bool]]:
     import av
 
     ctx = av.CodecContext.create("libvpx", "w")
@@ -135,7 +141,7 @@ def _encode_video(preset: Preset) -> list[tuple[bytes, bool]]:
     chroma = np.full((preset.height // 2, preset.width // 2), 128, dtype=np.uint8)
     out: list[tuple[bytes, bool]] = []
     for index in range(FPS * CLIP_SECONDS):
-        y = source_luma(index, preset.width, preset.height)
+        y = source_luma(identity * IDENTITY_STRIDE + index, preset.width, preset.height)
         frame = av.VideoFrame(preset.width, preset.height, "yuv420p")
         for plane, data in zip(frame.planes, (y, chroma, chroma), strict=True):
             rows = data.shape[0]
@@ -181,16 +187,22 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SFU_BENCH_CACHE", ".bench-cache"))
 
 
-def load_clip(preset_name: str = DEFAULT_PRESET, directory: Path | None = None) -> Clip:
-    """The clip of a preset, from the cache, encoding it on first use (a few seconds)."""
+def load_clip(preset_name: str = DEFAULT_PRESET, directory: Path | None = None, identity: int = 0) -> Clip:
+    """The clip of a preset, from the cache, encoding it on first use (a few seconds).
+
+    `identity` (0-7) gives a publisher its own pictures, so a subscriber can tell by content whose
+    frames it decodes (a receive slot that changes hands must show the right person)."""
+    if not 0 <= identity < (1 << COUNTER_BITS) // IDENTITY_STRIDE:
+        raise ValueError("identity must be 0-7")
     preset = PRESETS[preset_name]
     directory = directory or cache_dir()
-    path = directory / f"clip-{preset.name}-{preset.width}x{preset.height}-v{CACHE_VERSION}.pkl"
+    suffix = f"-id{identity}" if identity else ""
+    path = directory / f"clip-{preset.name}-{preset.width}x{preset.height}{suffix}-v{CACHE_VERSION}.pkl"
     if path.exists():
         with path.open("rb") as f:
             video, audio = pickle.load(f)
         return Clip(preset, video, audio)
-    video, audio = _encode_video(preset), _encode_audio(preset)
+    video, audio = _encode_video(preset, identity), _encode_audio(preset)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     with tmp.open("wb") as f:

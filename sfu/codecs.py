@@ -33,6 +33,9 @@ PUBLISH_URIS = {
 # Opus from publishers: in-band FEC (the receiver conceals loss better) and DTX (a silent member
 # sends a packet every 400 ms instead of every 20 ms, which a 50-person room needs).
 OPUS_PUBLISH_PARAMETERS: dict[str, int | str] = {"minptime": 10, "useinbandfec": 1, "usedtx": 1}
+# Where a browser's congestion control starts (kbit/s): its default (300) takes many seconds to reach
+# a simulcast top layer; transport-cc feedback brings it down at once if the uplink cannot carry it.
+VIDEO_START_KBPS = 1000
 
 
 def codec_name(codec: RTCRtpCodecParameters) -> str:
@@ -104,16 +107,21 @@ def extension_ids(client_ids: dict[str, int], kind: str) -> list[RTCRtpHeaderExt
     return result
 
 
-def publish_extensions(offered: dict[str, int], kind: str) -> list[RTCRtpHeaderExtensionParameters]:
+def publish_extensions(offered: dict[str, int], kind: str, transport_cc: bool) -> list[RTCRtpHeaderExtensionParameters]:
     """The extensions we accept on a published m-line, with the publisher's own IDs."""
-    return [RTCRtpHeaderExtensionParameters(id=offered[uri], uri=uri) for uri in PUBLISH_URIS[kind] if uri in offered]
+    return [RTCRtpHeaderExtensionParameters(id=offered[uri], uri=uri) for uri in PUBLISH_URIS[kind]
+            if uri in offered and (transport_cc or uri != TRANSPORT_CC_URI)]
 
 
-def with_opus_publish_parameters(codecs: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:
+def with_publish_parameters(codecs: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:
+    """Our answer's format parameters for what a participant publishes (Opus FEC/DTX, video start rate)."""
     out = [copy.deepcopy(c) for c in codecs]
     for codec in out:
-        if codec_name(codec) == "OPUS":
+        name = codec_name(codec)
+        if name == "OPUS":
             codec.parameters = {**codec.parameters, **OPUS_PUBLISH_PARAMETERS}
+        elif name in SUPPORTED_VIDEO:
+            codec.parameters = {**codec.parameters, "x-google-start-bitrate": VIDEO_START_KBPS}
     return out
 
 

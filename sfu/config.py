@@ -69,6 +69,7 @@ class Settings:
     max_mlines: int = 128  # media sections per connection (a 50-person room in per-track mode needs ~100)
     max_ice_candidates: int = 32  # remote candidates per connection, SDP and trickle together
     media_timeout: float = 20.0  # seconds from offer to connected ICE + DTLS, else the media is dropped
+    transport_cc: bool = False  # negotiate transport-wide congestion control feedback with publishers
     remb_max_bps: int = 4_000_000
     web_root: str | None = None  # folder with the built web client; default: sfu/static/app
 
@@ -158,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--media-timeout", type=float,
                    default=float(_env("SFU_MEDIA_TIMEOUT", str(d.media_timeout)) or d.media_timeout),
                    help="seconds for ICE and DTLS to connect before a participant's media is dropped")
+    p.add_argument("--transport-cc", action=argparse.BooleanOptionalAction,
+                   default=_env("SFU_TRANSPORT_CC", "0") == "1",
+                   help="send transport-wide congestion control feedback to publishers (browser-side estimation)")
     p.add_argument("--remb-max-bps", type=int, default=int(_env("SFU_REMB_MAX_BPS", "4000000") or 4000000))
     p.add_argument("--web-root", default=_env("SFU_WEB_ROOT"), help="folder with the built web client")
     return p
@@ -200,5 +204,6 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         max_mlines=max(4, args.max_mlines),
         max_ice_candidates=max(1, args.max_ice_candidates),
         media_timeout=max(1.0, args.media_timeout),
+        transport_cc=args.transport_cc,
         web_root=args.web_root or None,
     )

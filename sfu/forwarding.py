@@ -232,5 +232,6 @@ def needed_layers(producer: Producer, plans: Iterable[VideoPlan], now: float) ->
             needed.add(index)
         want = plan.wanted_layers.get(producer.id)
         if want is not None and want > (index if index is not None else -1) and not producer.layers[want].active(now):
-            needed.add(want)
+            # the layer its tile needs is off: turn it on, and keep the ones between as stand-ins
+            needed.update(range((index if index is not None else 0) + 1, want + 1))
     return needed

@@ -329,9 +329,8 @@ class Participant:
             if self.forwarding or media.kind == "audio":
                 name = "OPUS" if media.kind == "audio" else (self.room.video_codec or "VP8")
                 chosen = codec_policy.restrict_to(transceiver._codecs, name) or transceiver._codecs
-            if media.kind == "audio":
-                chosen = codec_policy.with_opus_publish_parameters(chosen)
-            extensions = codec_policy.publish_extensions(media.extensions, media.kind)
+            chosen = codec_policy.with_publish_parameters(chosen)
+            extensions = codec_policy.publish_extensions(media.extensions, media.kind, self.settings.transport_cc)
             if self.forwarding and any(e.uri == TRANSPORT_CC_URI for e in extensions):
                 chosen = codec_policy.with_transport_cc(chosen, offer.section(media.mid))
                 self.connection.demux.enable_transport_cc(media.extensions[TRANSPORT_CC_URI],

@@ -39,12 +39,19 @@ class Received:
 
 
 class SfuClient:
-    def __init__(self, url: str, room: str, name: str, publish: bool = True, clip: Clip | None = None) -> None:
+    def __init__(self, url: str, room: str, name: str, publish: bool = True, clip: Clip | None = None,
+                 slots: bool = False) -> None:
         self.url = url
         self.room = room
         self.name = name
         self.publish = publish
         self.clip = clip or (load_clip("300k") if publish else None)
+        self.use_slots = slots  # declare receive slots (as the web client does) instead of per-track m-lines
+        self.media: dict[str, int] = {}
+        self.slot_mids: list[str] = []
+        # RFC 6464 level (0 loudest .. 127 silent) written into every audio packet; None: no extension
+        self.audio_level: int | None = None
+        self.rtp_log: dict[int, list[tuple[int, int]]] = defaultdict(list)  # SSRC -> (seq, ts) as received
         self.sio = socketio.AsyncClient(reconnection=False)
         self.pc = RTCPeerConnection()
         self.pid = ""
@@ -65,9 +72,10 @@ class SfuClient:
 
     async def connect(self) -> None:
         for event in ("video:user-joined", "video:user-left", "video:media-state-changed", "video:active-speaker",
-                      "error"):
+                      "video:forwarding", "video:publisher-layers", "video:media-connection", "error"):
             self.sio.on(event, self._recorder(event))
         self.sio.on("video:offer", self._on_offer)
+        self.sio.on("video:slots", self._on_slots)
         self.sio.on("video:answer", self._on_answer)
         self.pc.on("track", self._on_track)
         await self.sio.connect(self.url, auth={"name": self.name}, transports=["websocket"], wait_timeout=10)
@@ -85,6 +93,7 @@ class SfuClient:
         state = await self.call("video:join-room", {"roomId": self.room, "displayName": self.name})
         assert state["ok"], state
         self.pid = state["you"]["participantId"]
+        self.media = state.get("media", {})
         if offer:
             await self.offer_initial()
         return state
@@ -95,17 +104,31 @@ class SfuClient:
             for kind in ("audio", "video"):
                 track = PreEncodedTrack(kind, self.clip)
                 self.local_tracks[kind] = track
-                self.pc.addTrack(track)
-        else:
+                sender = self.pc.addTrack(track)
+                if kind == "audio":
+                    self._write_audio_level(sender)
+                else:
+                    sender._send_keyframe = track.request_keyframe  # answer PLIs like a real encoder
+        elif not self.use_slots:
             self.pc.addTransceiver("audio", direction="recvonly")
             self.pc.addTransceiver("video", direction="recvonly")
+        published = list(self.pc.getTransceivers())
+        slot_transceivers = []
+        if self.use_slots:
+            for kind in ("audio", "video"):
+                for _ in range(self.media[f"{kind}Slots"]):
+                    slot_transceivers.append(self.pc.addTransceiver(kind, direction="recvonly"))
         async with self.lock:
             await self.pc.setLocalDescription(await self.pc.createOffer())
             if self.publish:
                 tracks = [{"mid": t.mid, "source": "microphone" if t.kind == "audio" else "camera"}
-                          for t in self.pc.getTransceivers()]
+                          for t in published]
+            extra: dict[str, Any] = {"tracks": tracks} if tracks else {}
+            if slot_transceivers:
+                self.slot_mids = [str(t.mid) for t in slot_transceivers]
+                extra["slots"] = [{"mid": t.mid, "kind": t.kind} for t in slot_transceivers]
             ack = await self.call("video:offer", {"roomId": self.room, "to": "sfu", "description": self._local(),
-                                                  **({"tracks": tracks} if tracks else {})})
+                                                  **extra})
         assert ack["ok"], ack
         await asyncio.wait_for(self.answered.wait(), TIMEOUT)
 
@@ -183,6 +206,30 @@ class SfuClient:
         except Exception as exc:  # noqa: BLE001
             self.errors.append(f"answer: {exc!r}")
 
+    def _write_audio_level(self, sender: Any) -> None:
+        """aiortc sends no audio level for pre-encoded audio: write `self.audio_level` into each packet."""
+        original = sender._next_encoded_frame
+
+        async def with_level(codec: Any) -> Any:
+            frame = await original(codec)
+            if frame is not None and self.audio_level is not None:
+                frame.audio_level = -self.audio_level  # aiortc writes -audio_level as the RFC 6464 level
+            return frame
+
+        sender._next_encoded_frame = with_level
+
+    async def _on_slots(self, data: dict[str, Any]) -> None:
+        self.events["video:slots"].append(data)
+        for slot in data["slots"]:
+            if slot["participantId"] is None:
+                self.tracks_by_mid.pop(slot["mid"], None)
+            else:
+                self.tracks_by_mid[slot["mid"]] = slot
+
+    def slot_sources(self, kind: str) -> list[str]:
+        """Participants whose `kind` the server forwards on this client's slots now."""
+        return [t["participantId"] for mid, t in self.tracks_by_mid.items() if mid in self.slot_mids and t["kind"] == kind]
+
     async def _on_offer(self, data: dict[str, Any]) -> None:
         self.events["video:offer"].append(data)
         if self.hold_offers:
@@ -206,6 +253,22 @@ class SfuClient:
 
     # --- media ---------------------------------------------------------------------------------------------
 
+    async def send_rtcp(self, data: bytes) -> None:
+        """Raw RTCP to the server over this client's SRTP session (REMB, NACK, PLI crafted by a test)."""
+        await self.pc.getTransceivers()[0].receiver.transport._send_rtp(data)
+
+    def _log_rtp(self, receiver: Any) -> None:
+        if getattr(receiver, "_test_logged", False):
+            return
+        original = receiver._handle_rtp_packet
+
+        async def logged(packet: Any, arrival_time_ms: int) -> None:
+            self.rtp_log[packet.ssrc].append((packet.sequence_number, packet.timestamp))
+            await original(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = logged
+        receiver._test_logged = True
+
     def _on_track(self, track: MediaStreamTrack) -> None:
         if not self.send_remb:
             # aiortc estimates each received stream on its own, and a test machine's decoding clients
@@ -213,6 +276,9 @@ class SfuClient:
             for transceiver in self.pc.getTransceivers():
                 if transceiver.receiver.track is track:
                     transceiver.receiver._RTCRtpReceiver__remote_bitrate_estimator = None
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.receiver.track is track:
+                self._log_rtp(transceiver.receiver)
         self._readers.append(asyncio.get_running_loop().create_task(self._read(track)))
 
     def _identify(self, track: MediaStreamTrack) -> tuple[str, str] | None:
@@ -232,12 +298,13 @@ class SfuClient:
                     continue
                 got = self.received.setdefault(key, Received(kind=track.kind, source=key[1]))
                 got.frames += 1
+                if track.kind == "video":
+                    got.width = frame.width
                 if track.kind == "video" and got.frames % 5 == 0:
                     luma = frame.to_ndarray(format="gray")
                     index, quality = verify_frame(luma, frame.width, frame.height)
                     got.counters.append(index)
                     got.psnr.append(quality)
-                    got.width = frame.width
 
     def video_from(self, participant_id: str, source: str = "camera") -> Received | None:
         return self.received.get((participant_id, source))
