@@ -1,4 +1,4 @@
-"""ICE settings for the server's connections: which addresses to gather on, which ports, what to announce.
+"""ICE for the server's connections: which addresses to gather on, which ports, what to announce, restarts.
 
 aioice gathers on every non-loopback interface with ephemeral ports and offers no hook for either,
 so the server replaces its host-candidate gathering process-wide (one SFU per process, one policy).
@@ -14,6 +14,8 @@ import socket
 
 import aioice.ice
 from aioice.candidate import Candidate, candidate_foundation, candidate_priority
+from aioice.utils import random_string
+from aiortc.rtcicetransport import RTCIceTransport
 
 from sfu.config import Settings
 
@@ -89,3 +91,30 @@ def announce_addresses(sdp: str, announce_ip: str | None) -> str:
     if not announce_ip:
         return sdp
     return _CANDIDATE_LINE.sub(lambda m: m.group(1) + announce_ip + m.group(3), sdp)
+
+
+def restart_ice(transport: RTCIceTransport, remote_username: str, remote_password: str) -> bool:
+    """An ICE restart asked by the client's offer (RFC 8445 section 9): new credentials on both sides,
+    fresh remote candidates and checks, the same local sockets.
+
+    aiortc runs ICE once per transport and ignores new credentials, so a client whose network changed
+    could only start over with a new connection. Here the DTLS session (and its SRTP keys) survives,
+    as it does in browsers, and media keeps flowing on the old pair until the client nominates a new
+    one (the send path follows the nominated pair). False when the transport is already closed.
+    """
+    connection = transport._connection
+    if connection._closed or connection._closing:
+        return False
+    for pair in connection._check_list:
+        if pair.task is not None:
+            pair.task.cancel()
+    connection._check_list = []
+    connection._nominating = set()
+    connection._remote_candidates = []
+    connection._remote_candidates_end = False
+    transport.iceGatherer._remote_candidates_end = False
+    connection._local_username = random_string(4)
+    connection._local_password = random_string(22)
+    connection.remote_username = remote_username
+    connection.remote_password = remote_password
+    return True

@@ -27,6 +27,7 @@ class SfuMetrics:
         )
         self.producers_created = Counter("sfu_producers_created", "Producers created", registry=registry)
         self.consumers_created = Counter("sfu_consumers_created", "Consumers created", registry=registry)
+        self.ice_restarts = Counter("sfu_ice_restarts", "ICE restarts asked by clients", registry=registry)
         self.server_offers = Counter("sfu_server_offers", "Offers the server sent (renegotiations)",
                                      registry=registry)
         self.registry = registry

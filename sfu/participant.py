@@ -35,7 +35,7 @@ from sfu import codecs as codec_policy
 from sfu.api import MediaError
 from sfu.config import Settings
 from sfu.connection import Connection, lock_transceiver
-from sfu.ice import announce_addresses
+from sfu.ice import announce_addresses, restart_ice
 from sfu.metrics import SfuMetrics
 from sfu.sdp import (
     CandidatePolicy,
@@ -44,6 +44,7 @@ from sfu.sdp import (
     add_simulcast_to_answer,
     assign_sources,
     fingerprints_of,
+    offer_ice_credentials,
     parse_offer,
 )
 
@@ -130,7 +131,6 @@ class Participant:
         self._negotiation_task: asyncio.Task[None] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._pending_candidates: list[dict[str, Any]] = []
-        self._candidates = 0
         self._candidates_ended = False
         self._client_codecs: dict[str, list[RTCRtpCodecParameters]] = {}
         self._client_extensions: dict[str, int] = {}
@@ -160,8 +160,19 @@ class Participant:
 
     # --- client offer -------------------------------------------------------------------------------------
 
-    def _candidate_policy(self) -> CandidatePolicy:
-        remaining = max(0, self.settings.max_ice_candidates - self._candidates)
+    def _remote_candidates(self) -> int:
+        """Remote candidates held for this connection (aioice's, deduplicated, plus those waiting)."""
+        count = len(self._pending_candidates)
+        if self.connection is not None:
+            transceivers = self.connection.pc.getTransceivers()
+            if transceivers:
+                count += len(transceivers[0].receiver.transport.transport._connection._remote_candidates)
+        return count
+
+    def _candidate_policy(self, replacing: bool = False) -> CandidatePolicy:
+        """`replacing`: an offer's candidates repeat or replace what is held (re-offer, ICE restart)."""
+        held = 0 if replacing else self._remote_candidates()
+        remaining = max(0, self.settings.max_ice_candidates - held)
         return CandidatePolicy.for_hosts(self.settings.ice_hosts, max_candidates=remaining)
 
     async def handle_offer(
@@ -169,7 +180,8 @@ class Participant:
     ) -> None:
         if description.get("type") != "offer":
             raise MediaError("bad_request", "description.type must be 'offer'")
-        offer = parse_offer(description["sdp"], self._candidate_policy(), max_sections=self.settings.max_mlines)
+        sdp = description["sdp"]
+        offer = parse_offer(sdp, self._candidate_policy(replacing=True), max_sections=self.settings.max_mlines)
         if self._is_new_peer_connection(offer):
             # the client started over with a new RTCPeerConnection (reconnect after a failure):
             # whatever the old one had pending is moot
@@ -178,7 +190,10 @@ class Participant:
                 await self._teardown_media()
             if had_media:
                 self.room.producers_changed(f"{self.id} reconnected")
-            offer = parse_offer(description["sdp"], self._candidate_policy(), max_sections=self.settings.max_mlines)
+        restart = self._ice_restart_wanted(offer)
+        if self.client_offered and not restart:
+            # a re-offer repeats the candidates it had; new ones count against what is held
+            offer = parse_offer(sdp, self._candidate_policy(), max_sections=self.settings.max_mlines)
         if self.server_offer_pending:
             raise MediaError("conflict", "a server offer is pending: answer it, then send your offer again")
         sources = assign_sources(offer, tracks, {mid: p.producer.source for mid, p in self.published.items()
@@ -200,6 +215,8 @@ class Participant:
                                  " media sections")
             self._check_codecs(offer)
             self._learn_client_capabilities(offer)
+            if restart:
+                self._restart_ice(offer)
             if self.connection is None:
                 self.connection = Connection(self.id, self.forwarding, self._connection_state,
                                              self.metrics.feedback_received)
@@ -211,7 +228,6 @@ class Participant:
                 raise
             except Exception as exc:  # aiortc raises plain ValueError/OperationError/InvalidStateError
                 raise MediaError("bad_request", f"offer rejected: {exc}") from exc
-            self._candidates += offer.candidates_kept
             self.connection.attach()
             changed = self._sync_published(offer, sources)
             self._open_slots(offer, new_slots)
@@ -246,6 +262,26 @@ class Participant:
         else:
             self.request_renegotiation("client offer")
         self.room.plan_soon()
+
+    def _ice_restart_wanted(self, offer: ClientOffer) -> bool:
+        """The same peer connection offering new ICE credentials is restarting ICE (its network changed)."""
+        connection = self.connection
+        current = connection.pc.remoteDescription if connection is not None else None
+        ice = offer.parsed.media[0].ice
+        if current is None or ice is None or not ice.usernameFragment or not ice.password:
+            return False
+        return offer_ice_credentials(current.sdp) != (ice.usernameFragment, ice.password)
+
+    def _restart_ice(self, offer: ClientOffer) -> None:
+        ice = offer.parsed.media[0].ice
+        assert self.connection is not None and ice is not None
+        transceivers = self.connection.pc.getTransceivers()
+        if not transceivers or not restart_ice(transceivers[0].receiver.transport.transport,
+                                               str(ice.usernameFragment), str(ice.password)):
+            raise MediaError("conflict", "this connection is closed: start a new one")
+        self._candidates_ended = False
+        self.metrics.ice_restarts.inc()
+        log.info("event=ice_restart participant=%s room=%s", self.id, self.room.id)
 
     def _is_new_peer_connection(self, offer: ClientOffer) -> bool:
         """Each RTCPeerConnection has its own DTLS certificate: a new fingerprint means a new one."""
@@ -607,13 +643,12 @@ class Participant:
             return
         if self._candidates_ended:
             raise MediaError("bad_request", "ICE candidate after end-of-candidates")
-        if self._candidates >= self.settings.max_ice_candidates:
+        if self._remote_candidates() >= self.settings.max_ice_candidates:
             raise MediaError("bad_request", f"at most {self.settings.max_ice_candidates} ICE candidates per connection")
         text = str(candidate["candidate"])
         value = text.split(":", 1)[1] if text.startswith("candidate:") else text
-        if not self._candidate_policy().allows(value):
+        if not self._candidate_policy(replacing=True).allows(value):
             raise MediaError("bad_request", "ICE candidate address or transport not accepted by this server")
-        self._candidates += 1
         async with self._lock:
             if self.connection is None or self.connection.pc.remoteDescription is None:
                 if len(self._pending_candidates) < self.settings.max_ice_candidates:
@@ -731,7 +766,6 @@ class Participant:
         self._client_codecs.clear()
         self._client_extensions.clear()
         self._pending_candidates.clear()
-        self._candidates = 0
         self._candidates_ended = False
         self.told_slots = None
         self.told_forwarding = None

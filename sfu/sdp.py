@@ -363,6 +363,14 @@ def fingerprints_of(text: str) -> frozenset[str]:
                      for fp in m.dtls.fingerprints)
 
 
+def offer_ice_credentials(text: str) -> tuple[str | None, str | None]:
+    """(ufrag, pwd) of an SDP the server applied earlier: a change is an ICE restart."""
+    media = SessionDescription.parse(text).media
+    if not media or media[0].ice is None:
+        return None, None
+    return media[0].ice.usernameFragment, media[0].ice.password
+
+
 # --- tracks -----------------------------------------------------------------------------------------
 
 
