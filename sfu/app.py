@@ -30,6 +30,11 @@ def create_app(settings: Settings) -> web.Application:
         hub = app.get("signaling")
         return hub.store.peer_origins if hub is not None else frozenset()
 
+    def refresh_peer_origins() -> None:
+        hub = app.get("signaling")
+        if hub is not None:
+            hub.store.refresh_peer_origins()
+
     client_manager = None
     if settings.redis_url:
         client_manager = socketio.AsyncRedisManager(
@@ -40,7 +45,7 @@ def create_app(settings: Settings) -> web.Application:
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=client_manager,
-        cors_allowed_origins=OriginPolicy(settings, peer_origins),
+        cors_allowed_origins=OriginPolicy(settings, peer_origins, refresh_peer_origins),
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
         max_http_buffer_size=settings.max_http_buffer_bytes,

@@ -16,13 +16,15 @@ from sfu.config import Settings
 
 
 class OriginPolicy:
-    def __init__(self, settings: Settings, peers: Callable[[], Iterable[str]] = lambda: ()) -> None:
+    def __init__(self, settings: Settings, peers: Callable[[], Iterable[str]] = lambda: (),
+                 refresh_peers: Callable[[], None] = lambda: None) -> None:
         self.any = "*" in settings.cors_origins
         self.listed = frozenset(settings.cors_origins)
         self.peers = peers
+        self.refresh_peers = refresh_peers  # a refused origin may be a process started since the last read
 
     def __call__(self, origin: str | None, environ: dict[str, Any]) -> bool:
-        if origin is None or self.any or origin in self.listed:
+        if origin is None or self.any or origin.lower() in self.listed:
             return True
         scheme, host = environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST", "")
         own = {f"{scheme}://{host}".lower()}
@@ -30,4 +32,7 @@ class OriginPolicy:
             fwd_scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip()
             fwd_host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip()
             own.add(f"{fwd_scheme}://{fwd_host}".lower())
-        return origin.lower() in own or origin.lower() in set(self.peers())
+        if origin.lower() in own or origin.lower() in set(self.peers()):
+            return True
+        self.refresh_peers()
+        return False

@@ -35,6 +35,9 @@ class MemoryStore:
     def peer_origins(self) -> frozenset[str]:
         return frozenset()
 
+    def refresh_peer_origins(self) -> None:
+        return None
+
     async def start(self, hooks: StoreHooks) -> None:
         return None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -135,6 +136,8 @@ class RedisStore:
         self._needs_sync = False
         own = origin_of(public_url) if public_url else None
         self._peer_origins: frozenset[str] = frozenset({own} if own else ())
+        self._peers_task: asyncio.Task[None] | None = None
+        self._peers_read_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._hooks: StoreHooks | None = None
 
@@ -165,6 +168,30 @@ class RedisStore:
     @property
     def peer_origins(self) -> frozenset[str]:
         return self._peer_origins
+
+    def refresh_peer_origins(self) -> None:
+        """Re-read the live processes' URLs now (at most once a second): an origin not yet known may
+        be a process that started after the last heartbeat. The client's retry then finds it."""
+        if self._peers_task is not None or time.monotonic() - self._peers_read_at < 1.0:
+            return
+        self._peers_read_at = time.monotonic()
+
+        async def read() -> None:
+            try:
+                own = origin_of(self.public_url) if self.public_url else None
+                origins = {own} if own else set()
+                for other in await self._smembers(f"{self.prefix}instances"):
+                    url = await self.redis.get(self._inst(other, "alive"))
+                    peer = origin_of(str(url)) if url else None
+                    if peer:
+                        origins.add(peer)
+                self._peer_origins = frozenset(origins)
+            except (RedisError, OSError):
+                self.mark_unhealthy()
+            finally:
+                self._peers_task = None
+
+        self._peers_task = asyncio.get_running_loop().create_task(read())
 
     def mark_unhealthy(self) -> None:
         if self._healthy:
