@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from hostile import RawSocket, metric, metrics_text, watch
 from sig_clients import Peers, settle
+from sig_node import run_node
 from support import ServerProcess, run_server
 
 MB = b"\x00" * 1_000_000
@@ -101,3 +102,11 @@ async def test_stray_binary_frames_close_only_the_sender(server) -> None:
             await raw.close()
     seen.assert_unaffected()
     assert "Traceback" not in server.log()
+
+
+def test_npm_client_buffer_is_refused(server, room) -> None:
+    """The real socket.io-client encodes a Buffer as an attachment: refused with the error contract."""
+    result = run_node("binary.mjs", server.url, room)
+    assert result == {"ack": {"ok": False, "error": {"code": "bad_request",
+                                                     "message": "binary attachments are not supported"}},
+                      "after": {"ok": True}, "reservedThrows": True, "connected": True}
