@@ -4,7 +4,8 @@
   `["disconnect"]` to the server's own lifecycle handlers like any event (re-authentication under
   another identity, sessions forgotten while their socket stays open, ghost members), and a client's
   `"*"` to the catch-all with its arguments shifted (another connection's id as `sid`). Events whose
-  name is reserved, not a string or missing are answered `bad_request` and never reach a handler.
+  name is reserved, not a string or missing are answered `bad_request` and never reach a handler
+  (python-socketio would fail on a missing name, or on a list as a dictionary key).
 - **Binary attachments.** A BINARY_EVENT header announcing N attachments makes python-socketio keep
   every following binary frame until N arrived, without limit. The protocol has no binary data: the
   event is answered `bad_request` and its attachments are skipped as they arrive (never kept); an
@@ -90,7 +91,9 @@ class Guard:
                 try:
                     await on_message(eio_sid, data)
                 except Exception as exc:  # an undecodable packet: python-socketio raises ValueError
-                    self._refused(eio_sid, None, "malformed", "malformed_packet", error=type(exc).__name__)
+                    trace = None if isinstance(exc, ValueError) else exc  # anything else may be our bug
+                    self._refused(eio_sid, None, "malformed", "malformed_packet", error=type(exc).__name__,
+                                  exc_info=trace)
 
         async def disconnect(eio_sid: str, *args: Any) -> None:
             self.skipping.pop(eio_sid, None)
@@ -106,8 +109,12 @@ class Guard:
             if isinstance(name, str) and name not in RESERVED_EVENTS:
                 await handle_event(eio_sid, namespace, id, data)
                 return
-            await self._answer(eio_sid, namespace, id, name, "reserved event name")
-            self._refused(eio_sid, namespace, "reserved", "reserved_event", once=True)
+            if isinstance(name, str):
+                await self._answer(eio_sid, namespace, id, name, "reserved event name")
+                self._refused(eio_sid, namespace, "reserved", "reserved_event", once=True)
+            else:
+                await self._answer(eio_sid, namespace, id, name, "the event name must be a string")
+                self._refused(eio_sid, namespace, "malformed", "malformed_event")
 
         _stop_reading_closed_sockets()
         self.sio.eio.on("message", message)

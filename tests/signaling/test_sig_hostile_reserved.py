@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import jwt
 import pytest
-from hostile import healthz, metric, metrics_text, watch
+from hostile import RawSocket, healthz, metric, metrics_text, watch
 from sig_clients import Peer, Peers, settle
 from sig_node import run_node
 from support import ServerProcess, run_server
@@ -168,3 +168,37 @@ async def test_connect_event_cannot_leak_sfu_sessions(media_server, peers: Peers
         assert health["media"]["rooms"] == 0, health
         assert health["participants"] == 2, health  # the bystanders
     seen.assert_unaffected()
+
+
+async def test_malformed_packets_are_answered_or_dropped_quietly(server) -> None:
+    """Packets python-socketio fails on (tracebacks), or warns about once per packet, from a raw client."""
+    before = metrics_text(server)
+    async with watch(server) as seen:
+        raw = await RawSocket(server.url).connect({"name": "malformed"})
+        try:
+            for i in range(30):
+                await raw.send(f'42{100 + i}[]')  # no event name
+                await raw.send(f'42{200 + i}[[1],{{"roomId":"x"}}]')  # a list as the name
+                await raw.send('43' + str(i) + '[{"ok":true}]')  # an ack the server never asked for
+                await raw.send('42/elsewhere,["presence:list"]')  # a namespace it never joined
+                await raw.send('42["chat:send",{')  # undecodable JSON
+            for _ in range(50):
+                if sum(m.startswith("43") for m in raw.received) >= 60:
+                    break
+                await settle(0.1)
+            answers = [m for m in raw.received if m.startswith("43")]
+            assert len(answers) == 60 and all('"code":"bad_request"' in m for m in answers), answers[:3]
+            await raw.send('427["presence:list"]')
+            for _ in range(50):
+                if any(m.startswith('437[{"ok":true') for m in raw.received):
+                    break
+                await settle(0.1)
+            assert any(m.startswith('437[{"ok":true') for m in raw.received), "the connection still works"
+        finally:
+            await raw.close()
+    seen.assert_unaffected()
+    log = server.log()
+    assert "Traceback" not in log and "Unknown callback" not in log and "not connected to namespace" not in log
+    assert len([line for line in log.splitlines() if raw.sid in line and "event=malformed_event" in line]) == 1
+    rejected = "sfu_signaling_events_rejected_total"
+    assert metric(metrics_text(server), rejected, event="malformed") - metric(before, rejected, event="malformed") >= 120
