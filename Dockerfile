@@ -11,6 +11,8 @@ COPY web/ web/
 RUN mkdir -p sfu/static && cd web && npm run build
 
 # --- the server ------------------------------------------------------------------------------------------
+# It listens on 0.0.0.0, so without SFU_JWT_SECRET (development mode: anyone may connect under any name)
+# it refuses to start and logs why. Pass -e SFU_JWT_SECRET=..., or -e SFU_ALLOW_DEV_MODE=1 for a trial.
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     SFU_HOST=0.0.0.0 SFU_PORT=8080 SFU_UDP_PORTS=40000-40199

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from sfu.app import create_app
-from sfu.config import load_settings
-from signaling.logs import configure_logging
+from sfu.config import dev_mode_refusal, load_settings
+from signaling.logs import configure_logging, log_event
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -23,6 +23,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ImportError:  # pragma: no cover - uvloop is optional on platforms without it
         pass
     log = logging.getLogger("sfu")
+    refusal = dev_mode_refusal(settings)
+    if refusal:
+        log_event(log, "dev_mode_refused", logging.ERROR, message=refusal)
+        raise SystemExit(2)
     if not settings.jwt_secret:
         log.warning("event=dev_mode message=%s", "SFU_JWT_SECRET is not set: anyone may connect (development mode)")
     app = create_app(settings)

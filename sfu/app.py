@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from sfu.api import MediaBackend, NoMediaBackend
 from sfu.config import Settings
 from sfu.http import install_http_routes
+from sfu.origins import OriginPolicy
 from sfu.web_routes import install_web_routes
 from signaling.notifier import SocketNotifier
 from signaling.server import install_signaling
@@ -24,6 +25,16 @@ def build_media_backend(settings: Settings, notifier: SocketNotifier, registry: 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_http_buffer_bytes)
+
+    def peer_origins() -> frozenset[str]:
+        hub = app.get("signaling")
+        return hub.store.peer_origins if hub is not None else frozenset()
+
+    def refresh_peer_origins() -> None:
+        hub = app.get("signaling")
+        if hub is not None:
+            hub.store.refresh_peer_origins()
+
     client_manager = None
     if settings.redis_url:
         client_manager = socketio.AsyncRedisManager(
@@ -34,7 +45,7 @@ def create_app(settings: Settings) -> web.Application:
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=client_manager,
-        cors_allowed_origins="*",
+        cors_allowed_origins=OriginPolicy(settings, peer_origins, refresh_peer_origins),
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
         max_http_buffer_size=settings.max_http_buffer_bytes,

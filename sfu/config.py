@@ -7,6 +7,7 @@ hand (flags). The README's configuration table lists them; keep both in step.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,12 @@ class Settings:
     redis_url: str | None = None
     redis_prefix: str = "sfu:"  # namespaces every Redis key and the Socket.IO pub/sub channel
     jwt_secret: str | None = None
+    allow_dev_mode: bool = False  # development mode (no secret) on a non-loopback address needs this
+    # Origins (scheme://host[:port]) allowed to open Socket.IO connections besides the server's own;
+    # "*" allows any. In Redis mode the public URLs of the deployment's live processes are added.
+    cors_origins: tuple[str, ...] = ()
+    # Origins, besides the page's own host, the web page may follow a `redirect` to (GET /client-config)
+    redirect_origins: tuple[str, ...] = ()
     log_format: str = "kv"  # "kv" (key=value) or "json"
     log_level: str = "INFO"
     instance_id: str = ""  # filled at start when empty: identifies this process in Redis
@@ -40,6 +47,7 @@ class Settings:
     max_sdp_bytes: int = 262144  # a 50-member SFU room has ~100 m-lines: 64 KiB is too small
     max_http_buffer_bytes: int = 1_100_000  # payloads up to 1 MB must get an error ack, not a disconnect
     chat_history_size: int = 100
+    reject_log_interval: float = 10.0  # at most one log line per connection and kind of bad input
     # rate limits (per connection)
     rate_chat: RateLimit = field(default_factory=lambda: RateLimit(5, 1.0))
     rate_join: RateLimit = field(default_factory=lambda: RateLimit(3, 0.5))
@@ -91,6 +99,40 @@ def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL as browsers send it (lower case, no path); else None."""
+    scheme, sep, rest = url.strip().partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if not sep or scheme.lower() not in ("http", "https") or not host or "@" in host:
+        return None
+    return f"{scheme.lower()}://{host.lower()}"
+
+
+def _origin(value: str) -> str:
+    origin = "*" if value == "*" else origin_of(value)
+    if origin is None:
+        raise SystemExit(f"sfu: bad origin {value!r}: expected scheme://host[:port], e.g. https://sfu.example.com")
+    return origin
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def dev_mode_refusal(settings: Settings) -> str | None:
+    """Why the server must not start, or None: development mode lets anyone connect under any name,
+    so it only runs on a loopback address unless the operator says so explicitly."""
+    if settings.jwt_secret or settings.allow_dev_mode or is_loopback(settings.host):
+        return None
+    return (f"no SFU_JWT_SECRET (development mode: anyone may connect) while listening on {settings.host}; "
+            "set SFU_JWT_SECRET, listen on 127.0.0.1, or set SFU_ALLOW_DEV_MODE=1 (--allow-dev-mode) to run it anyway")
+
+
 def parse_port_range(value: str | None) -> tuple[int, int] | None:
     if not value:
         return None
@@ -118,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-prefix", default=_env("SFU_REDIS_PREFIX", d.redis_prefix),
                    help="prefix of every Redis key and of the pub/sub channel (one per deployment)")
     p.add_argument("--jwt-secret", default=_env("SFU_JWT_SECRET"), help="HS256 secret; unset = development mode")
+    p.add_argument("--allow-dev-mode", action="store_true", default=_env("SFU_ALLOW_DEV_MODE") == "1",
+                   help="allow development mode (no secret: anyone may connect) on a non-loopback --host")
+    p.add_argument("--cors-origins", default=_env("SFU_CORS_ORIGINS", ""),
+                   help='comma-separated origins allowed to connect besides this server\'s own ("*": any)')
+    p.add_argument("--redirect-origins", default=_env("SFU_REDIRECT_ORIGINS", ""),
+                   help="comma-separated origins the web page may follow a redirect to (besides its own host)")
     p.add_argument("--log-format", choices=["kv", "json"], default=_env("SFU_LOG_FORMAT", d.log_format))
     p.add_argument("--log-level", default=_env("SFU_LOG_LEVEL", d.log_level))
     p.add_argument("--instance-id", default=_env("SFU_INSTANCE_ID", ""))
@@ -133,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-join", type=_rate, default=_rate(_env("SFU_RATE_JOIN", "3/0.5") or "3/0.5"))
     p.add_argument("--rate-ice", type=_rate, default=_rate(_env("SFU_RATE_ICE", "200/50") or "200/50"))
     p.add_argument("--rate-default", type=_rate, default=_rate(_env("SFU_RATE_DEFAULT", "20/10") or "20/10"))
+    p.add_argument("--reject-log-interval", type=float,
+                   default=float(_env("SFU_REJECT_LOG_INTERVAL", "10") or 10),
+                   help="seconds between log lines about one connection's rejected or malformed input")
     p.add_argument("--ping-interval", type=float, default=float(_env("SFU_PING_INTERVAL", "10") or 10))
     p.add_argument("--ping-timeout", type=float, default=float(_env("SFU_PING_TIMEOUT", "5") or 5))
     p.add_argument("--heartbeat-ttl", type=float, default=float(_env("SFU_HEARTBEAT_TTL", "20") or 20))
@@ -175,6 +226,9 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         redis_url=args.redis_url or None,
         redis_prefix=args.redis_prefix,
         jwt_secret=args.jwt_secret or None,
+        allow_dev_mode=args.allow_dev_mode,
+        cors_origins=tuple(_origin(o) for o in _csv(args.cors_origins)),
+        redirect_origins=tuple(_origin(o) for o in _csv(args.redirect_origins)),
         log_format=args.log_format,
         log_level=args.log_level.upper(),
         instance_id=args.instance_id,
@@ -183,6 +237,7 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         max_participants_mesh=args.max_participants_mesh,
         max_connections=args.max_connections,
         max_sdp_bytes=args.max_sdp_bytes,
+        reject_log_interval=args.reject_log_interval,
         rate_chat=args.rate_chat,
         rate_join=args.rate_join,
         rate_ice=args.rate_ice,

@@ -1,4 +1,5 @@
-"""Operational HTTP routes: `/healthz` (liveness and a summary) and `/metrics` (Prometheus)."""
+"""Operational HTTP routes: `/healthz` (liveness and a summary), `/metrics` (Prometheus), and
+`/client-config` (what the web page must know before trusting a server's answer)."""
 
 from __future__ import annotations
 
@@ -32,5 +33,13 @@ def install_http_routes(app: web.Application, settings: Settings) -> None:
         output = generate_latest(request.app["metrics_registry"])
         return web.Response(body=output, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def client_config(_request: web.Request) -> web.Response:
+        """Origins the page may follow a `redirect` to besides its own host (`--redirect-origins`).
+
+        The page asks the server that served it, not the one that sent the redirect."""
+        body = {"redirectOrigins": list(settings.redirect_origins)}
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/client-config", client_config)
     app.router.add_get("/metrics", metrics)

@@ -7,7 +7,7 @@ from typing import Any
 
 import jwt
 
-from signaling.validation import MAX_DISPLAY_NAME, ROOM_ID_RE
+from signaling.validation import ROOM_ID_RE, Invalid, clean_name, has_invisible, normalise_name
 
 LEEWAY_SECONDS = 30
 MAX_USER_ID = 128
@@ -24,6 +24,13 @@ class Identity:
     name: str | None  # the display name the identity carries (token `name` or dev `auth.name`)
     rooms: frozenset[str] | None  # None: every room ("*" or development mode)
     name_is_authoritative: bool  # the token's name wins over the join payload
+    expires_at: float | None = None  # epoch seconds when the session ends (token exp + leeway)
+
+    @property
+    def display_name(self) -> str:
+        """The name others see when nothing better is given: the identity's name, else the user id
+        (normalised like a name: a token's `sub` may hold anything)."""
+        return self.name or normalise_name(self.user_id) or "?"
 
     def may_join(self, room_id: str) -> bool:
         return self.rooms is None or room_id in self.rooms
@@ -36,14 +43,17 @@ class Identity:
 def _clean_name(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not 1 <= len(value.strip()) <= MAX_DISPLAY_NAME:
-        raise AuthError(f"name must be a string of 1-{MAX_DISPLAY_NAME} characters")
-    return value.strip()
+    try:
+        return clean_name(value, "name")
+    except Invalid as exc:
+        raise AuthError(str(exc)) from None
 
 
-def _clean_user_id(value: Any, what: str) -> str:
+def _clean_user_id(value: Any, what: str, visible: bool = False) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_USER_ID:
         raise AuthError(f"{what} must be a string of 1-{MAX_USER_ID} characters")
+    if visible and has_invisible(value):  # shown as a name when there is none
+        raise AuthError(f"{what} must not contain control or invisible characters")
     return value
 
 
@@ -69,7 +79,7 @@ def authenticate(auth: Any, secret: str | None, fallback_id: str) -> Identity:
     if not secret:
         name = _clean_name(auth.get("name"))
         user_id = auth.get("userId")
-        user_id = _clean_user_id(user_id, "userId") if user_id is not None else (name or f"guest-{fallback_id}")
+        user_id = _clean_user_id(user_id, "userId", visible=True) if user_id is not None else (name or f"guest-{fallback_id}")
         return Identity(user_id=user_id, name=name, rooms=None, name_is_authoritative=False)
     token = auth.get("token")
     if not isinstance(token, str) or not token:
@@ -87,4 +97,5 @@ def authenticate(auth: Any, secret: str | None, fallback_id: str) -> Identity:
     token_name = _clean_name(claims.get("name"))
     name = token_name if token_name is not None else _clean_name(auth.get("name"))
     return Identity(user_id=user_id, name=name, rooms=_rooms_claim(claims.get("rooms")),
-                    name_is_authoritative=token_name is not None)
+                    name_is_authoritative=token_name is not None,
+                    expires_at=float(claims["exp"]) + LEEWAY_SECONDS)

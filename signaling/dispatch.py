@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from sfu.api import MediaError
 from signaling.errors import SignalingError, error_body
 from signaling.hub import Hub, Session
-from signaling.logs import log_event
+from signaling.logs import LogGate, log_event
 from signaling.metrics import SignalingMetrics
 from signaling.validation import Limits, validate
 
@@ -45,9 +45,10 @@ def track_ack_requests(sio: socketio.AsyncServer) -> None:
 
 
 class Dispatcher:
-    def __init__(self, hub: Hub, metrics: SignalingMetrics) -> None:
+    def __init__(self, hub: Hub, metrics: SignalingMetrics, gate: LogGate) -> None:
         self.hub = hub
         self.metrics = metrics
+        self.gate = gate  # a client sending nothing but bad events gets one log line per interval
         self.limits = Limits(max_sdp_bytes=hub.settings.max_sdp_bytes)
         self.known: set[str] = set()
 
@@ -83,7 +84,9 @@ class Dispatcher:
     ) -> dict[str, Any]:
         metric_event = event if event in self.known else "unknown"
         self.metrics.rejected.labels(event=metric_event, code=code).inc()
-        log_event(log, "rejected", name=metric_event, code=code, sid=sid)
+        held = self.gate.admit(sid, "rejected")
+        if held is not None:
+            log_event(log, "rejected", name=metric_event, code=code, sid=sid, **({"suppressed": held} if held else {}))
         if not _ack_requested.get():
             await self.hub.emit("error", {"event": event[:64], "code": code, "message": message, **(details or {})},
                                 to=sid)

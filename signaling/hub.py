@@ -18,7 +18,7 @@ import socketio
 from sfu.api import MediaBackend
 from sfu.config import Settings
 from signaling.auth import Identity
-from signaling.logs import log_event
+from signaling.logs import LogGate, log_event
 from signaling.ratelimit import ConnectionLimiter
 from signaling.rooms import presence_targets, sio_room
 from signaling.store import Participant, Store, User
@@ -40,12 +40,13 @@ class Session:
     topology: str | None = None
     participant: Participant | None = None
     closed: bool = False
+    expiry: asyncio.TimerHandle | None = None  # ends the session when its token expires
 
     @property
     def user(self) -> User:
         """The presence record of this connection's user."""
         rooms = None if self.identity.rooms is None else sorted(self.identity.rooms)
-        return {"userId": self.identity.user_id, "displayName": self.identity.name or self.identity.user_id,
+        return {"userId": self.identity.user_id, "displayName": self.identity.display_name,
                 "rooms": rooms}
 
 
@@ -56,6 +57,8 @@ class Hub:
         self.store = store
         self.backend = backend
         self.sessions: dict[str, Session] = {}
+        self.log_gate = LogGate(settings.reject_log_interval)
+        self.background: set[asyncio.Task[None]] = set()  # strong references to fire-and-forget tasks
         self.capacity = {"mesh": settings.max_participants_mesh, "sfu": settings.max_participants_sfu}
 
     # counts for /healthz and /metrics (this process only) ------------------------------------

@@ -12,6 +12,7 @@ from aiohttp import web
 from sfu.api import MediaBackend
 from sfu.config import Settings
 from signaling.dispatch import Dispatcher, register, track_ack_requests
+from signaling.guard import Guard
 from signaling.handlers import chat, presence, video
 from signaling.handlers.connection import connect, disconnect
 from signaling.hub import Hub
@@ -42,8 +43,9 @@ def install_signaling(app: web.Application, sio: socketio.AsyncServer, settings:
         app["metrics_registry"], connections=lambda: len(hub.sessions), rooms=hub.local_rooms,
         participants=hub.local_participants, redis_up=lambda: 1.0 if store.healthy else 0.0,
     )
-    dispatcher = Dispatcher(hub, metrics)
+    dispatcher = Dispatcher(hub, metrics, hub.log_gate)
     track_ack_requests(sio)
+    Guard(sio, hub, metrics, hub.log_gate).install()
     # python-socketio gives its logger a private stderr handler; route it through ours instead.
     for handler in list(sio.logger.handlers):
         sio.logger.removeHandler(handler)

@@ -7,6 +7,7 @@ are ignored (forward compatibility); anything else that is off gets `bad_request
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,11 @@ MAX_MID = 32
 TRACK_SOURCES = ("microphone", "camera", "screen")
 SLOT_KINDS = ("audio", "video")
 VIDEO_SOURCES = ("camera", "screen")
+# Control, format (bidi overrides and isolates, zero-width), surrogate, private-use, unassigned and
+# line/paragraph separator characters: invisible or reordering, so a name holding them can pass for
+# another's (a right-to-left override, a zero-width space inside "Admin").
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+MAX_RAW_NAME = 4 * MAX_DISPLAY_NAME  # longer input is refused before any normalisation work
 
 
 class Invalid(ValueError):
@@ -62,13 +68,30 @@ def room_id(value: Any, _limits: Limits) -> str:
     return value
 
 
-def display_name(value: Any, _limits: Limits) -> str:
+def has_invisible(text: str) -> bool:
+    return any(unicodedata.category(c) in INVISIBLE_CATEGORIES for c in text)
+
+
+def normalise_name(text: str) -> str:
+    """A display name as others see it: invisible characters removed, NFC, whitespace runs as one
+    space, trimmed. Removal comes before NFC so that a mark split off by a zero-width character
+    still composes with its letter."""
+    visible = "".join(c for c in text if unicodedata.category(c) not in INVISIBLE_CATEGORIES)
+    return " ".join(unicodedata.normalize("NFC", visible).split())
+
+
+def clean_name(value: Any, what: str) -> str:
+    """Raise `Invalid` unless `value` is a string that is 1-64 characters once normalised."""
     if not isinstance(value, str):
-        raise Invalid("displayName must be a string")
-    trimmed = value.strip()
-    if not 1 <= len(trimmed) <= MAX_DISPLAY_NAME:
-        raise Invalid(f"displayName must be 1-{MAX_DISPLAY_NAME} characters after trimming")
-    return trimmed
+        raise Invalid(f"{what} must be a string")
+    name = normalise_name(value) if len(value) <= MAX_RAW_NAME else ""
+    if not 1 <= len(name) <= MAX_DISPLAY_NAME:
+        raise Invalid(f"{what} must be 1-{MAX_DISPLAY_NAME} visible characters")
+    return name
+
+
+def display_name(value: Any, _limits: Limits) -> str:
+    return clean_name(value, "displayName")
 
 
 def boolean(name: str) -> Checker:

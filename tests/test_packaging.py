@@ -6,11 +6,12 @@ exposes matches the media port range it configures, and it runs as a non-root us
 
 from __future__ import annotations
 
+import os
 import re
 
 from support import ROOT
 
-from sfu.config import parse_port_range
+from sfu.config import dev_mode_refusal, load_settings, parse_port_range
 
 
 def test_readme_commands_are_the_makefile_targets_ci_runs() -> None:
@@ -41,3 +42,18 @@ def test_dockerfile_copies_what_exists_and_exposes_its_media_ports() -> None:
 def test_setup_script_builds_what_the_dockerfile_builds() -> None:
     setup = (ROOT / "scripts/setup.sh").read_text()
     assert "pip install" in setup and "npm ci" in setup and "npm run build" in setup
+
+
+def test_docker_image_refuses_development_mode(monkeypatch) -> None:
+    """The image listens on 0.0.0.0: without a secret it must refuse to start unless told explicitly."""
+    text = "\n".join(line for line in (ROOT / "Dockerfile").read_text().splitlines() if not line.startswith("#"))
+    env = dict(re.findall(r"(SFU_[A-Z_]+)=(\S+)", text))
+    assert env.get("SFU_HOST") == "0.0.0.0"
+    assert "SFU_JWT_SECRET" not in env and "SFU_ALLOW_DEV_MODE" not in env
+    for name in [k for k in os.environ if k.startswith("SFU_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert dev_mode_refusal(load_settings([])) is not None
+    monkeypatch.setenv("SFU_ALLOW_DEV_MODE", "1")
+    assert dev_mode_refusal(load_settings([])) is None

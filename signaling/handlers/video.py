@@ -38,7 +38,7 @@ async def join_room(hub: Hub, session: Session, p: dict[str, Any]) -> dict[str, 
     if identity.name_is_authoritative:
         name = identity.name
     else:
-        name = p.get("displayName") or identity.name or identity.user_id
+        name = p.get("displayName") or identity.display_name
     participant = {"participantId": session.sid, "userId": identity.user_id, "displayName": name,
                    "audio": p.get("audio", True), "video": p.get("video", True), "screen": False,
                    "joinedAt": now_ms()}

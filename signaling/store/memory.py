@@ -14,8 +14,8 @@ from signaling.store import Message, Participant, StoreHooks, User
 class _Room:
     topology: str
     members: dict[str, Participant] = field(default_factory=dict)
-    history: deque[Message] = field(default_factory=lambda: deque(maxlen=1000))
-    dedupe: dict[str, Message] = field(default_factory=dict)
+    history: deque[tuple[str | None, Message]] = field(default_factory=deque)  # (dedupe key, message)
+    dedupe: dict[str, Message] = field(default_factory=dict)  # only keys of messages still in history
 
 
 class MemoryStore:
@@ -29,6 +29,13 @@ class MemoryStore:
         return True
 
     def mark_unhealthy(self) -> None:
+        return None
+
+    @property
+    def peer_origins(self) -> frozenset[str]:
+        return frozenset()
+
+    def refresh_peer_origins(self) -> None:
         return None
 
     async def start(self, hooks: StoreHooks) -> None:
@@ -105,11 +112,13 @@ class MemoryStore:
             if dedupe_key in room.dedupe:
                 return room.dedupe[dedupe_key], False
             room.dedupe[dedupe_key] = message
-        room.history.append(message)
-        while len(room.history) > limit:
-            room.history.popleft()
+        room.history.append((dedupe_key, message))
+        while len(room.history) > limit:  # a retry can only be answered from the history: expire together
+            old_key, _old = room.history.popleft()
+            if old_key is not None:
+                room.dedupe.pop(old_key, None)
         return message, True
 
     async def chat_history(self, room_id: str, limit: int) -> list[Message]:
         room = self.rooms.get(room_id)
-        return list(room.history)[-limit:] if room else []
+        return [message for _key, message in room.history][-limit:] if room else []

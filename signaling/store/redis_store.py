@@ -6,6 +6,8 @@ expired; the one that wins the SREM from the instance registry removes that inst
 and announces the departures. An SFU room belongs to the process that created it (its media lives
 there): joins through another process are refused with `conflict`. After an outage a process re-syncs its instance sets with what it
 really holds (adding back what was reaped meanwhile, removing what left while Redis was away).
+Chat de-duplication ids live as long as their message stays in the history (`:chatkeys` lists them
+in step with `:chat`). The live processes' public URLs are kept as `peer_origins`, for CORS.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -21,6 +24,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from sfu.config import origin_of
 from signaling.errors import SignalingError
 from signaling.logs import log_event
 from signaling.store import Message, Participant, StoreHooks, User
@@ -54,7 +58,7 @@ local p = redis.call('HGET', KEYS[2], ARGV[2])
 if not p then return false end
 redis.call('HDEL', KEYS[2], ARGV[2])
 if redis.call('HLEN', KEYS[2]) == 0 then
-  redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
+  redis.call('DEL', KEYS[1], KEYS[5], KEYS[6], KEYS[7])
   redis.call('SREM', KEYS[3], ARGV[1])
 end
 return p
@@ -93,6 +97,15 @@ if ARGV[1] ~= '' then
 end
 redis.call('RPUSH', KEYS[1], ARGV[2])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+redis.call('RPUSH', KEYS[4], ARGV[1])
+local extra = redis.call('LLEN', KEYS[4]) - tonumber(ARGV[3])
+if extra > 0 then
+  local gone = redis.call('LRANGE', KEYS[4], 0, extra - 1)
+  redis.call('LTRIM', KEYS[4], extra, -1)
+  for _, key in ipairs(gone) do
+    if key ~= '' then redis.call('HDEL', KEYS[2], key) end
+  end
+end
 return {1, ARGV[2]}
 """
 
@@ -121,6 +134,10 @@ class RedisStore:
         self._chat = self.redis.register_script(_CHAT)
         self._healthy = True
         self._needs_sync = False
+        own = origin_of(public_url) if public_url else None
+        self._peer_origins: frozenset[str] = frozenset({own} if own else ())
+        self._peers_task: asyncio.Task[None] | None = None
+        self._peers_read_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._hooks: StoreHooks | None = None
 
@@ -133,7 +150,8 @@ class RedisStore:
 
     def _room_keys(self, room_id: str, instance_id: str) -> list[str]:
         return [self._room(room_id), self._room(room_id, ":members"), f"{self.prefix}rooms",
-                self._inst(instance_id, "members"), self._room(room_id, ":chat"), self._room(room_id, ":chatids")]
+                self._inst(instance_id, "members"), self._room(room_id, ":chat"), self._room(room_id, ":chatids"),
+                self._room(room_id, ":chatkeys")]
 
     def _conn_keys(self, user_id: str, instance_id: str) -> list[str]:
         return [f"{self.prefix}users", f"{self.prefix}user:{user_id}:conns", self._inst(instance_id, "conns")]
@@ -146,6 +164,34 @@ class RedisStore:
     @property
     def healthy(self) -> bool:
         return self._healthy
+
+    @property
+    def peer_origins(self) -> frozenset[str]:
+        return self._peer_origins
+
+    def refresh_peer_origins(self) -> None:
+        """Re-read the live processes' URLs now (at most once a second): an origin not yet known may
+        be a process that started after the last heartbeat. The client's retry then finds it."""
+        if self._peers_task is not None or time.monotonic() - self._peers_read_at < 1.0:
+            return
+        self._peers_read_at = time.monotonic()
+
+        async def read() -> None:
+            try:
+                own = origin_of(self.public_url) if self.public_url else None
+                origins = {own} if own else set()
+                for other in await self._smembers(f"{self.prefix}instances"):
+                    url = await self.redis.get(self._inst(other, "alive"))
+                    peer = origin_of(str(url)) if url else None
+                    if peer:
+                        origins.add(peer)
+                self._peer_origins = frozenset(origins)
+            except (RedisError, OSError):
+                self.mark_unhealthy()
+            finally:
+                self._peers_task = None
+
+        self._peers_task = asyncio.get_running_loop().create_task(read())
 
     def mark_unhealthy(self) -> None:
         if self._healthy:
@@ -197,8 +243,16 @@ class RedisStore:
 
     async def _reap(self) -> None:
         assert self._hooks is not None
+        own = origin_of(self.public_url) if self.public_url else None
+        origins = {own} if own else set()
         for other in await self._smembers(f"{self.prefix}instances"):
-            if other == self.instance_id or await self.redis.exists(self._inst(other, "alive")):
+            if other == self.instance_id:
+                continue
+            url = await self.redis.get(self._inst(other, "alive"))
+            if url is not None:
+                peer = origin_of(str(url))
+                if peer:
+                    origins.add(peer)
                 continue
             if await self.redis.srem(f"{self.prefix}instances", other) != 1:
                 continue  # another process is reaping it
@@ -214,6 +268,7 @@ class RedisStore:
                 if user is not None:
                     await self._hooks.ghost_offline(user)
             await self.redis.delete(self._inst(other, "members"), self._inst(other, "conns"))
+        self._peer_origins = frozenset(origins)
 
     async def _resync(self) -> None:
         """Make this instance's entries in Redis match what the process really holds."""
@@ -317,7 +372,8 @@ class RedisStore:
         self, room_id: str, dedupe_key: str | None, message: Message, limit: int
     ) -> tuple[Message, bool]:
         new, raw = await self._chat(
-            keys=[self._room(room_id, ":chat"), self._room(room_id, ":chatids"), self._room(room_id, ":members")],
+            keys=[self._room(room_id, ":chat"), self._room(room_id, ":chatids"), self._room(room_id, ":members"),
+                  self._room(room_id, ":chatkeys")],
             args=[dedupe_key or "", _dumps(message), limit],
         )
         return json.loads(raw), bool(new)

@@ -15,5 +15,6 @@ install_ice_policy(Settings(ice_hosts=("127.0.0.1",)))  # the test clients' own 
 
 @pytest.fixture(scope="module")
 def sfu_server() -> Iterator[ServerProcess]:
-    with run_server(["--log-level", "INFO"]) as server:
+    # test_chromium's page is served from another port (browser.serve_test_page): a cross-origin page
+    with run_server(["--log-level", "INFO", "--cors-origins", "*"]) as server:
         yield server

@@ -65,9 +65,11 @@ def test_expired_token_is_explained(page: Page, auth_server: ServerProcess) -> N
 
 def test_token_in_the_link_joins_and_a_room_it_does_not_grant_is_refused(page: Page, auth_server: ServerProcess) -> None:
     room = f"auth-{uuid.uuid4().hex[:6]}"
-    page.goto(f"{auth_server.url}/r/{room}?token={token('u-link', 'Linked', [room])}")
+    page.goto(f"{auth_server.url}/r/{room}?token={token('u-link', 'Linked', [room])}&lang=en")
+    page.wait_for_function("() => location.search === '?lang=en'", timeout=10_000)  # the token leaves the bar
     join(page)
     page.wait_for_selector("[data-testid=call-page][data-status=joined]", timeout=10_000)
+    assert page.url == f"{auth_server.url}/r/{room}?lang=en"
     page.get_by_role("button", name="Leave call").click()
     page.goto(f"{auth_server.url}/r/other-room?token={token('u-link', 'Linked', [room])}")
     join(page)

@@ -2,10 +2,10 @@ import { useCallback, useEffect, useState } from "react";
 import { Home } from "./components/Home";
 import { PreJoin, type JoinChoice } from "./components/PreJoin";
 import { VideoCallPage } from "./components/VideoCallPage";
-import { parseRoute, roomPath, type Route } from "./lib/route";
+import { roomPath, takeRoute, type Route } from "./lib/route";
 
 function currentRoute(): Route {
-  return parseRoute(window.location.pathname, window.location.search);
+  return takeRoute();
 }
 
 export function App() {

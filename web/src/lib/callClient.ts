@@ -22,6 +22,7 @@ import type {
   UserLeft,
 } from "./protocol";
 import { describeError, SFU_PEER } from "./protocol";
+import { loadRedirectOrigins, redirectAllowed } from "./redirect";
 import type { CallAction } from "./roomState";
 import { mapTracksToParticipants, publishedTracks, sameRemoteMedia, type ReceivedTrack, type RemoteMediaMap } from "./tracks";
 
@@ -134,9 +135,18 @@ export class CallClient {
     });
   }
 
-  /** The room is served by another server process (several processes on one Redis): move there, once. */
-  private followRedirect(url: string): void {
+  /** The room is served by another server process (several processes on one Redis): move there, once,
+   * if it is this page's host or an origin the page's server trusts (the token goes along). */
+  private async followRedirect(url: string): Promise<void> {
     this.redirected = true;
+    const trusted = await loadRedirectOrigins(this.opts.serverUrl);
+    if (this.leaving) return;
+    if (!redirectAllowed(url, this.opts.serverUrl, trusted)) {
+      this.trace(`redirect to ${url} refused: neither this page's host nor a trusted origin`);
+      const message = "the room is served by a server this page does not trust";
+      this.cb.dispatch({ type: "failed", error: describeError({ code: "conflict", message }) });
+      return;
+    }
     this.trace(`room served at ${url}: moving there`);
     const old = this.socket;
     old.removeAllListeners();
@@ -257,7 +267,7 @@ export class CallClient {
     });
     if (!ack.ok) {
       if (ack.error.code === "conflict" && ack.error.redirect && !this.redirected) {
-        this.followRedirect(ack.error.redirect);
+        void this.followRedirect(ack.error.redirect);
         return;
       }
       this.cb.dispatch({ type: "failed", error: describeError(ack.error) });

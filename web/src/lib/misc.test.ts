@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { gridColumns, pageItems, pageSizeFor } from "./layout";
 import { rmsLevel } from "./media";
 import { describeError, slugRoomId } from "./protocol";
-import { parseRoute, roomPath } from "./route";
+import { parseRoute, roomPath, takeRoute } from "./route";
 
 describe("routes", () => {
   it("parses / and /r/<room> with an optional token", () => {
@@ -53,5 +53,31 @@ describe("rmsLevel", () => {
     const loud = Uint8Array.from({ length: 64 }, (_, i) => (i % 2 ? 228 : 28));
     expect(rmsLevel(loud)).toBeGreaterThan(0.5);
     expect(rmsLevel(new Uint8Array())).toBe(0);
+  });
+});
+
+describe("takeRoute", () => {
+  function fakeWindow(url: string) {
+    const u = new URL(url);
+    const store = new Map<string, string>();
+    const replaced: string[] = [];
+    const win = {
+      location: { pathname: u.pathname, search: u.search, hash: u.hash },
+      history: { state: null, replaceState: (_s: unknown, _t: string, to: string) => replaced.push(to) },
+      sessionStorage: { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v) },
+    };
+    return { win: win as unknown as Parameters<typeof takeRoute>[0], replaced, store };
+  }
+
+  it("drops ?token= from the address bar and keeps it for this tab", () => {
+    const first = fakeWindow("https://sfu.example/r/study?token=abc.def&lang=en#x");
+    expect(takeRoute(first.win)).toEqual({ page: "room", roomId: "study", token: "abc.def" });
+    expect(first.replaced).toEqual(["/r/study?lang=en#x"]);
+    const reload = fakeWindow("https://sfu.example/r/study");
+    reload.store.set("sfu.token:study", "abc.def");
+    expect(takeRoute(reload.win)).toEqual({ page: "room", roomId: "study", token: "abc.def" });
+    expect(reload.replaced).toEqual([]);
+    const other = fakeWindow("https://sfu.example/r/other");
+    expect(takeRoute(other.win)).toEqual({ page: "room", roomId: "other", token: null });
   });
 });
