@@ -193,7 +193,8 @@ def _sanitize_candidates(
     session: list[str], sections: list[_RawSection], policy: CandidatePolicy
 ) -> tuple[str, int, int]:
     kept = dropped = 0
-    out = list(session)
+    out = [line for line in session if not line.startswith("a=candidate:")]  # only media sections have them
+    dropped = len(session) - len(out)
     for section in sections:
         for line in section.lines:
             if line.startswith("a=candidate:"):
