@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +72,8 @@ class Options:
     observe: float = 12.0  # stall scenarios: seconds measured after the network or server returns
     stall_ms: float = 500.0  # a gap between decoded frames this long counts as a stall
     sample_ms: int = 500
+    together: bool = False  # steady: SFU and direct call at the same time (fairer under others' load, but 2x ours)
+    repeat: int = 1
     chromium: str = os.environ.get("SFU_TEST_CHROMIUM") or "/usr/bin/chromium"
     chromium_args: list[str] = field(default_factory=list)
     seed: int | None = None
@@ -304,7 +306,8 @@ def page_ports(samples: list[Sample]) -> set[int]:
 def impairment_figures(before: dict[str, Any], after: dict[str, Any], samples: list[list[Sample]],
                        t0: float, t1: float) -> dict[str, Any]:
     """What the impairer did in the window, per page and in total, and whether it saw every RTP packet."""
-    out: dict[str, Any] = {"total": summarize(after, since=before)}
+    all_ports = set().union(*(page_ports(page) for page in samples))
+    out: dict[str, Any] = {"total": summarize(after, all_ports, since=before)}
     for name, page_samples in zip(PAGES, samples, strict=True):
         ports = page_ports(page_samples)
         up = summarize(_only(after, "up"), ports, _only(before, "up"))
@@ -315,7 +318,9 @@ def impairment_figures(before: dict[str, Any], after: dict[str, Any], samples: l
                      "coverage": up["hop_packets"] / rtp_sent if rtp_sent else None}
     out["kernel"] = after.get("kernel")
     out["enobufs"] = after.get("enobufs")
-    out["late_ms"] = after.get("late_ms")
+    late_n = after["late_n"] - before["late_n"]
+    out["late_ms"] = (after["late_ms_sum"] - before["late_ms_sum"]) / late_n if late_n else 0.0
+    out["priority"] = after.get("priority")
     return out
 
 
@@ -339,22 +344,23 @@ def frame_steps(samples: list[Sample]) -> list[float]:
 
 
 def recovery_figures(receiver: list[Sample], t_cut: float, t_back: float, t_end: float,
-                     stall_ms: float, stable_ms: float = 1500.0) -> dict[str, Any]:
-    """After the network or server came back at t_back: when video moved again, and whether it stalled again."""
+                     stall_ms: float) -> dict[str, Any]:
+    """After the network or server came back at t_back: when video moved for good, and how often it stalled
+    again after its first new frame (stale frames then a wait for a keyframe count as a second stall)."""
     steps = frame_steps(receiver)
     after = [t for t in steps if t > t_back]
     if not after:
         return {"first_frame_s": None, "video_back_s": None, "second_stalls": None, "longest_gap_after_s": None}
     gaps = [(a, b) for a, b in zip(after, after[1:], strict=False) if b - a >= stall_ms]
-    stable = next((t for t in after if t + stable_ms <= t_end
-                   and not any(a < t + stable_ms and b > t for a, b in gaps)), None)
-    before = [t for t in steps if t_cut <= t <= t_back]
+    if t_end - after[-1] >= stall_ms:  # still frozen when the observation ended
+        gaps.append((after[-1], t_end))
+    still_frozen = bool(gaps) and gaps[-1][1] == t_end
     return {
         "first_frame_s": (after[0] - t_back) / 1000,
-        "video_back_s": (stable - t_back) / 1000 if stable is not None else None,
+        "video_back_s": None if still_frozen else ((gaps[-1][1] if gaps else after[0]) - t_back) / 1000,
         "second_stalls": len(gaps),
         "longest_gap_after_s": max((b - a for a, b in gaps), default=0.0) / 1000,
-        "frames_during_cut": len(before),
+        "frames_during_cut": len([t for t in steps if t_cut <= t <= t_back]),
     }
 
 
@@ -385,23 +391,29 @@ def _opened(lab: Lab, kind: str) -> Iterator[tuple[Call, float]]:
         call.close()
 
 
-def measure_steady(lab: Lab, kind: str, imp: Impairment) -> dict[str, Any]:
+def measure_steady(lab: Lab, kinds: Sequence[str], imp: Impairment) -> list[dict[str, Any]]:
+    """One measured window for every call in `kinds`, open at the same time (same load, same network)."""
     assert lab.impairer is not None
     lab.impairer.set(imp)
-    with _opened(lab, kind) as (call, setup):
-        _start_sampling(call, lab.opts.sample_ms)
+    with ExitStack() as stack:
+        opened = [stack.enter_context(_opened(lab, kind)) for kind in kinds]
+        for call, _ in opened:
+            _start_sampling(call, lab.opts.sample_ms)
         time.sleep(lab.opts.warmup)
         busy0, imp0, t0 = cpu.machine_busy_seconds(), lab.impairer.stats(), now_ms()
         time.sleep(lab.opts.duration)
         t1, imp1, busy1 = now_ms(), lab.impairer.stats(), cpu.machine_busy_seconds()
-        samples = _take(call)
-    a, b = samples
-    return {
-        "scenario": "steady", "call": kind, "impairment": asdict(imp), "setup_s": round(setup, 2),
-        "machine_busy_cores": (busy1 - busy0) / ((t1 - t0) / 1000),
-        "directions": {"A→B": direction_figures(a, b, t0, t1), "B→A": direction_figures(b, a, t0, t1)},
-        "impairer": impairment_figures(imp0, imp1, samples, t0, t1),
-    }
+        taken = [_take(call) for call, _ in opened]
+    results = []
+    for kind, (_, setup), samples in zip(kinds, opened, taken, strict=True):
+        a, b = samples
+        results.append({
+            "scenario": "steady", "call": kind, "impairment": asdict(imp), "setup_s": round(setup, 2),
+            "together": list(kinds), "machine_busy_cores": (busy1 - busy0) / ((t1 - t0) / 1000),
+            "directions": {"A→B": direction_figures(a, b, t0, t1), "B→A": direction_figures(b, a, t0, t1)},
+            "impairer": impairment_figures(imp0, imp1, samples, t0, t1),
+        })
+    return results
 
 
 def measure_sigstop(lab: Lab, kind: str) -> dict[str, Any]:
@@ -462,30 +474,41 @@ def measure_block(lab: Lab, kind: str) -> dict[str, Any]:
 
 
 def run(opts: Options, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Every scenario, SFU and direct back to back for each (the order alternating between impairments)."""
+    """Every scenario and round: the calls back to back (or together), the order alternating between runs."""
     results: list[dict[str, Any]] = []
     with Lab(opts) as lab:
         for scenario in opts.scenarios:
-            plans: list[tuple[str, Impairment, Callable[[], dict[str, Any]]]] = []
-            if scenario == "steady":
-                for i, imp in enumerate(opts.impairments):
-                    kinds = opts.calls if i % 2 == 0 else list(reversed(opts.calls))
-                    plans += [(k, imp, partial(measure_steady, lab, k, imp)) for k in kinds]
-            elif scenario == "sigstop":
-                plans.append(("sfu", opts.stall_impairment, partial(measure_sigstop, lab, "sfu")))
-            elif scenario == "block":
-                plans += [(k, opts.stall_impairment, partial(measure_block, lab, k)) for k in opts.calls]
-            for kind, imp, plan in plans:
-                name = f"{scenario} {imp.label()} {kind}"
-                log(f"impaired: {name} ...")
-                try:
-                    result = plan()
-                except Exception as exc:  # noqa: BLE001 - one failed run is a result; the others go on
-                    result = {"scenario": scenario, "call": kind, "impairment": asdict(imp),
-                              "error": f"{type(exc).__name__}: {exc}"}
-                results.append(result)
-                log(f"impaired: {name}: {_brief(result)}")
+            plans: list[tuple[list[str], Impairment, Callable[[], list[dict[str, Any]]]]] = []
+            n = 0
+            for rnd in range(opts.repeat):
+                if scenario == "steady":
+                    for imp in opts.impairments:
+                        kinds = opts.calls if n % 2 == 0 else list(reversed(opts.calls))
+                        n += 1
+                        groups = [kinds] if opts.together else [[k] for k in kinds]
+                        plans += [(g, imp, partial(measure_steady, lab, g, imp)) for g in groups]
+                elif scenario == "sigstop" and "sfu" in opts.calls:
+                    plans.append((["sfu"], opts.stall_impairment, partial(_one, measure_sigstop, lab, "sfu")))
+                elif scenario == "block":
+                    plans += [([k], opts.stall_impairment, partial(_one, measure_block, lab, k)) for k in opts.calls]
+                for kinds, imp, plan in plans:
+                    name = f"{scenario} {imp.label()} {'+'.join(kinds)} (round {rnd + 1})"
+                    log(f"impaired: {name} ...")
+                    try:
+                        done = plan()
+                    except Exception as exc:  # noqa: BLE001 - one failed run is a result; the others go on
+                        done = [{"scenario": scenario, "call": k, "impairment": asdict(imp),
+                                 "error": f"{type(exc).__name__}: {exc}"} for k in kinds]
+                    for result in done:
+                        result["round"] = rnd + 1
+                        results.append(result)
+                        log(f"impaired: {name}: {result['call']}: {_brief(result)}")
+                plans = []
     return results
+
+
+def _one(measure: Callable[[Lab, str], dict[str, Any]], lab: Lab, kind: str) -> list[dict[str, Any]]:
+    return [measure(lab, kind)]
 
 
 def _brief(r: dict[str, Any]) -> str:
@@ -524,7 +547,7 @@ STEADY_ROWS: list[tuple[str, str, str]] = [  # (label, key, format)
 ]
 RECOVERY_ROWS = [
     ("first frame after return, s", "first_frame_s", "{:.2f}"),
-    ("moving video again after, s", "video_back_s", "{:.2f}"),
+    ("moving for good after, s (— still frozen)", "video_back_s", "{:.2f}"),
     ("stalls after the first frame", "second_stalls", "{:.0f}"),
     ("longest of those, s", "longest_gap_after_s", "{:.2f}"),
 ]
@@ -546,36 +569,58 @@ def _ratio(sfu: list[Any], direct: list[Any]) -> str:
 
 
 def markdown(results: list[dict[str, Any]], command: str) -> str:
+    """One table per scenario (and impairment): rows are figures, columns call × direction, then SFU ÷ direct."""
     lines = ["# Impaired calls: SFU vs direct (Chromium, per direction)", "", f"`{command}`", ""]
-    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    groups: dict[tuple[str, str], dict[int, dict[str, dict[str, Any]]]] = {}
     for r in results:
-        key = (r["scenario"], Impairment(**r["impairment"]).label() if "impairment" in r else "")
-        groups.setdefault(key, {})[r["call"]] = r
-    for (scenario, label), calls in groups.items():
-        lines += [f"## {scenario}" + (f" — {label} per hop" if scenario == "steady" else ""), ""]
-        for kind, r in calls.items():
-            if "error" in r:
-                lines += [f"{kind}: **failed**: {r['error']}", ""]
-        ok = {k: r for k, r in calls.items() if "error" not in r}
-        if not ok:
-            continue
-        cols = [(k, d) for k in ("sfu", "direct") if k in ok for d in ok[k]["directions"]]
-        header = [f"{k} {d}" for k, d in cols] + (["SFU ÷ direct"] if {"sfu", "direct"} <= ok.keys() else [])
-        lines += ["| | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
-        rows = STEADY_ROWS if scenario == "steady" else RECOVERY_ROWS
-        for label_, key, fmt in rows:
-            cells = [_fmt(fmt, ok[k]["directions"][d].get(key)) for k, d in cols]
-            if key == "height":
-                cells = [f"{c} / {_fmt('{:.0f}', ok[k]['directions'][d].get('min_height'))}" for c, (k, d) in zip(cells, cols, strict=True)]
-            if len(header) > len(cols):
-                cells.append(_ratio([v.get(key) for v in ok["sfu"]["directions"].values()],
-                                    [v.get(key) for v in ok["direct"]["directions"].values()]))
-            lines.append(f"| {label_} | " + " | ".join(cells) + " |")
-        lines.append("")
-        for kind, r in ok.items():
-            lines.append(f"- {kind}: " + _notes(r))
-        lines.append("")
+        key = (r["scenario"], Impairment(**r["impairment"]).label())
+        groups.setdefault(key, {}).setdefault(r.get("round", 1), {})[r["call"]] = r
+    for (scenario, label), rounds in groups.items():
+        lines += [f"## {scenario} — {label} per hop", ""]
+        if len(rounds) > 1:
+            lines += [f"Mean of {len(rounds)} rounds:", ""] + _table(scenario, _mean_calls(rounds)) + [""]
+        for rnd, calls in rounds.items():
+            if len(rounds) > 1:
+                lines += [f"Round {rnd}:", ""]
+            lines += [f"{kind}: **failed**: {r['error']}" for kind, r in calls.items() if "error" in r]
+            ok = {k: r for k, r in calls.items() if "error" not in r}
+            if ok:
+                lines += _table(scenario, ok) + [""] + [f"- {kind}: " + _notes(r) for kind, r in ok.items()]
+            lines.append("")
     return "\n".join(lines)
+
+
+def _table(scenario: str, ok: dict[str, dict[str, Any]]) -> list[str]:
+    cols = [(k, d) for k in ("sfu", "direct") if k in ok for d in ok[k]["directions"]]
+    both = {"sfu", "direct"} <= ok.keys()
+    header = [f"{k} {d}" for k, d in cols] + (["SFU ÷ direct"] if both else [])
+    lines = ["| | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+    for label, key, fmt in STEADY_ROWS if scenario == "steady" else RECOVERY_ROWS:
+        cells = [_fmt(fmt, ok[k]["directions"][d].get(key)) for k, d in cols]
+        if key == "height":
+            cells = [f"{c} / {_fmt('{:.0f}', ok[k]['directions'][d].get('min_height'))}"
+                     for c, (k, d) in zip(cells, cols, strict=True)]
+        if both:
+            cells.append(_ratio([v.get(key) for v in ok["sfu"]["directions"].values()],
+                                [v.get(key) for v in ok["direct"]["directions"].values()]))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _mean_calls(rounds: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per call and direction, the mean of every numeric figure over the rounds that succeeded."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in ("sfu", "direct"):
+        runs = [calls[kind] for calls in rounds.values() if kind in calls and "error" not in calls[kind]]
+        if not runs:
+            continue
+        directions = {}
+        for d in runs[0]["directions"]:
+            rows = [r["directions"][d] for r in runs]
+            keys = {k for row in rows for k, v in row.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+            directions[d] = {k: _mean([row[k] for row in rows if isinstance(row.get(k), int | float)]) for k in keys}
+        out[kind] = {"directions": directions}
+    return out
 
 
 def _notes(r: dict[str, Any]) -> str:
@@ -584,7 +629,8 @@ def _notes(r: dict[str, Any]) -> str:
         imp = r["impairer"]
         t = imp["total"]
         notes.append(f"impairer: {t['hop_dropped']:.0f} of {t['hop_packets']:.0f} hop crossings dropped "
-                     f"({t['hop_loss']:.2%}), mean delay {t['hop_delay_ms']:.1f} ms per hop")
+                     f"({t['hop_loss']:.2%}), mean delay {t['hop_delay_ms']:.1f} ms per hop "
+                     f"(verdicts {imp['late_ms']:.2f} ms late on average)")
         cov = [imp[p]["coverage"] for p in PAGES if imp[p]["coverage"] is not None]
         if cov:
             notes.append(f"packets through the impairer ÷ RTP sent ≥ {min(cov):.2f}")
@@ -621,6 +667,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block", type=float, default=8.0, help="block: seconds cut (default 8)")
     p.add_argument("--observe", type=float, default=12.0, help="seconds observed after the return (default 12)")
     p.add_argument("--sample-ms", type=int, default=500, help="getStats interval, steady (default 500)")
+    p.add_argument("--together", action="store_true",
+                   help="steady: SFU and direct call at the same time, one window (default: back to back)")
+    p.add_argument("--repeat", type=int, default=1, help="rounds (the call order alternates; default 1)")
+    p.add_argument("--nice", type=int, default=0, help="nice increment for everything started (e.g. -5 as root)")
+    p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                   help="first wait up to this long for the machine's other load to stop")
     p.add_argument("--chromium", default=Options.chromium)
     p.add_argument("--chromium-arg", action="append", default=[], help="extra Chromium flag (repeat)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the loss draws")
@@ -634,7 +686,8 @@ def options_from(args: argparse.Namespace) -> Options:
         impairments=args.impair or [Impairment(0.03, 20.0)], scenarios=scenarios, calls=args.calls.split(","),
         duration=args.duration, warmup=args.warmup, stall_impairment=args.stall_impair, pause=args.pause,
         block=args.block, observe=args.observe, sample_ms=args.sample_ms, chromium=args.chromium,
-        chromium_args=args.chromium_arg, seed=args.seed, out=args.out,
+        chromium_args=args.chromium_arg, seed=args.seed, out=args.out, together=args.together,
+        repeat=args.repeat,
     )
 
 
@@ -650,6 +703,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return reexec_in_private_netns(["-m", "benchmarks.impaired", *_with_out(argv, args.out.resolve())], cwd=ROOT)
     opts = options_from(args)
     opts.out.mkdir(parents=True, exist_ok=True)
+    if args.nice:
+        os.nice(args.nice)  # inherited by the server, the impairer and Chromium
+    if args.wait_idle > 0:
+        cpu.wait_for_idle(args.wait_idle)
     results = run(opts)
     command = "sfu-bench impaired " + " ".join(argv)
     (opts.out / "impaired.json").write_text(json.dumps({"command": command, "machine": cpu.machine_info(),

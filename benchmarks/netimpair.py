@@ -294,6 +294,7 @@ def serve(impairment: Impairment, server_ports: list[range], queue_num: int, see
     """The impairer process: netlink loop plus JSON-line commands on stdin (set, block, stats, stop)."""
     import select
 
+    priority = _prefer_cpu()
     model = LinkModel(impairment, server_ports, seed)
     queue = NfQueue(queue_num)
     pending: list[tuple[float, int, int, float, list[tuple[int, str]]]] = []  # (release, n, id, read_at, hops)
@@ -345,14 +346,30 @@ def serve(impairment: Impairment, server_ports: list[range], queue_num: int, see
                     model.block(cmd["ports"], cmd["seconds"], time.monotonic())
                 elif cmd["cmd"] == "stats":
                     snap = model.snapshot()
-                    snap.update(enobufs=queue.enobufs, late_ms=1000 * late_sum / late_n if late_n else 0.0,
+                    snap.update(enobufs=queue.enobufs, late_ms_sum=1000 * late_sum, late_n=late_n,
                                 pending=len(pending), kernel=_kernel_queue_stats(queue_num),
-                                impairment=asdict(model.impairment), seen_ports=sorted(model.seen_ports))
+                                impairment=asdict(model.impairment), seen_ports=sorted(model.seen_ports),
+                                priority=priority)
                     _reply(snap)
     finally:
         if pending:
             queue.verdicts([(pid, NF_ACCEPT) for _, _, pid, _, _ in pending])
         queue.close()
+
+
+def _prefer_cpu() -> str:
+    """Run ahead of the browsers and the server: on a busy machine a starved impairer adds delay of its own.
+    The loop sleeps in select() between packets, so a real-time priority costs others little."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        return "SCHED_FIFO 10"
+    except (OSError, AttributeError):
+        pass
+    try:
+        os.nice(-10)
+        return "nice -10"
+    except OSError:
+        return "default"
 
 
 def _reply(obj: dict[str, Any]) -> None:
@@ -503,13 +520,66 @@ def reexec_in_private_netns(argv: Sequence[str], cwd: Path = ROOT) -> int:
     return subprocess.call(_unshare_prefix() + ["sh", "-c", script, "sh", sys.executable, *argv], env=env, cwd=cwd)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m benchmarks.netimpair CONFIG_JSON`: the impairer process that `Impairer` starts."""
-    cfg = json.loads((sys.argv[1:] if argv is None else argv)[0])
+def selftest(impairment: Impairment, packets: int = 2000) -> dict[str, Any]:
+    """UDP through one hop (client → server port) and two hops (client → client), measured at the receivers."""
+    import threading
+
+    with Impairer(impairment, range(20000, 20200), 8080, seed=1) as imp:
+        server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        server.bind(("127.0.0.1", 20001))
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 0))
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender.bind(("127.0.0.1", 0))
+        delays: dict[str, list[float]] = {"one_hop": [], "two_hops": []}
+
+        def receive(sock: socket.socket, out: list[float]) -> None:
+            sock.settimeout(0.5 + 2 * impairment.delay_ms / 1000)
+            try:
+                while True:
+                    sent = float(sock.recv(64))
+                    out.append(time.monotonic() - sent)
+            except TimeoutError:
+                pass
+
+        threads = [threading.Thread(target=receive, args=(server, delays["one_hop"])),
+                   threading.Thread(target=receive, args=(peer, delays["two_hops"]))]
+        for t in threads:
+            t.start()
+        for _ in range(packets):
+            sender.sendto(repr(time.monotonic()).encode(), ("127.0.0.1", 20001))
+            sender.sendto(repr(time.monotonic()).encode(), peer.getsockname())
+            time.sleep(0.0005)
+        for t in threads:
+            t.join()
+        stats = imp.stats()
+    return {
+        name: {"loss": 1 - len(d) / packets, "delay_ms": 1000 * sum(d) / len(d) if d else None,
+               "min_ms": 1000 * min(d, default=0), "max_ms": 1000 * max(d, default=0)}
+        for name, d in delays.items()
+    } | {"impairer": summarize(stats), "kernel": stats["kernel"], "priority": stats["priority"]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m benchmarks.netimpair selftest [LOSS_FRACTION DELAY_MS]`: check the mechanism on this machine
+    (prints JSON); `python -m benchmarks.netimpair CONFIG_JSON`: the impairer process `Impairer` starts."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["selftest"]:
+        if not in_private_netns():
+            problem = netns_problem()
+            if problem:
+                print(json.dumps({"error": problem}))
+                return 2
+            return reexec_in_private_netns(["-m", "benchmarks.netimpair", *args])
+        loss, delay = (float(args[1]), float(args[2])) if len(args) >= 3 else (0.05, 20.0)
+        print(json.dumps(selftest(Impairment(loss, delay))))
+        return 0
+    cfg = json.loads(args[0])
     first, stop = cfg["server_udp"]
     serve(Impairment(**cfg["impairment"]), [range(first, stop), range(cfg["http_port"], cfg["http_port"] + 1)],
           cfg["queue"], cfg["seed"])
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
