@@ -222,12 +222,16 @@ OPENERS: dict[str, Callable[[Lab], Call]] = {"sfu": open_sfu_call, "direct": ope
 def wait_for_video(call: Call, timeout: float = 30.0) -> float:
     """Seconds until both pages decode the other's video."""
     began = time.monotonic()
+    samples: list[Sample] = []
     while time.monotonic() - began < timeout:
         samples = [p.evaluate("() => __probe.sample()") for p in call.pages]
         if all((s.get("inVideo") or {}).get("framesDecoded", 0) > 5 for s in samples):
             return time.monotonic() - began
         time.sleep(0.25)
-    raise TimeoutError(f"{call.kind} call: video did not flow both ways within {timeout}s")
+    seen = {name: {k: (s.get("inVideo") or {}).get(k) for k in ("packetsReceived", "framesReceived", "framesDecoded",
+                                                                  "keyFramesDecoded", "pliCount", "nackCount")}
+                   | {"state": s.get("state")} for name, s in zip(PAGES, samples, strict=True)}
+    raise TimeoutError(f"{call.kind} call: video did not flow both ways within {timeout}s; inbound video: {seen}")
 
 
 def now_ms() -> float:
@@ -289,9 +293,15 @@ def direction_figures(sender: list[Sample], receiver: list[Sample], t0: float, t
         "nack_at_publisher": _delta(s0, s1, "outVideo", "nackCount"),
         "pli_at_publisher": _delta(s0, s1, "outVideo", "pliCount"),
         "rtx_sent": _delta(s0, s1, "outVideo", "retransmittedPacketsSent"),
+        "sent_fps": _delta(s0, s1, "outVideo", "framesEncoded") / ((s1["t"] - s0["t"]) / 1000),
         "sent_height": statistics.median(_values(tx, "outVideo", "frameHeight") or [0]),
         "quality_limitation": (s1.get("outVideo") or {}).get("qualityLimitationReason"),
+        "cpu_limited_share": _share(tx, lambda s: (s.get("outVideo") or {}).get("qualityLimitationReason") == "cpu"),
     }
+
+
+def _share(samples: list[Sample], predicate: Callable[[Sample], bool]) -> float:
+    return sum(map(predicate, samples)) / len(samples) if samples else 0.0
 
 
 def page_ports(samples: list[Sample]) -> set[int]:
@@ -400,9 +410,9 @@ def measure_steady(lab: Lab, kinds: Sequence[str], imp: Impairment) -> list[dict
         for call, _ in opened:
             _start_sampling(call, lab.opts.sample_ms)
         time.sleep(lab.opts.warmup)
-        busy0, imp0, t0 = cpu.machine_busy_seconds(), lab.impairer.stats(), now_ms()
+        own0, busy0, imp0, t0 = cpu.cpu_seconds(os.getpid()), cpu.machine_busy_seconds(), lab.impairer.stats(), now_ms()
         time.sleep(lab.opts.duration)
-        t1, imp1, busy1 = now_ms(), lab.impairer.stats(), cpu.machine_busy_seconds()
+        t1, imp1, busy1, own1 = now_ms(), lab.impairer.stats(), cpu.machine_busy_seconds(), cpu.cpu_seconds(os.getpid())
         taken = [_take(call) for call, _ in opened]
     results = []
     for kind, (_, setup), samples in zip(kinds, opened, taken, strict=True):
@@ -410,6 +420,7 @@ def measure_steady(lab: Lab, kinds: Sequence[str], imp: Impairment) -> list[dict
         results.append({
             "scenario": "steady", "call": kind, "impairment": asdict(imp), "setup_s": round(setup, 2),
             "together": list(kinds), "machine_busy_cores": (busy1 - busy0) / ((t1 - t0) / 1000),
+            "own_cpu_cores": (own1 - own0) / ((t1 - t0) / 1000),  # server, Chromium, impairer, this process
             "directions": {"A→B": direction_figures(a, b, t0, t1), "B→A": direction_figures(b, a, t0, t1)},
             "impairer": impairment_figures(imp0, imp1, samples, t0, t1),
         })
@@ -530,13 +541,16 @@ def _brief(r: dict[str, Any]) -> str:
 STEADY_ROWS: list[tuple[str, str, str]] = [  # (label, key, format)
     ("freezes / min", "freezes_per_min", "{:.1f}"),
     ("frozen s / min", "frozen_s_per_min", "{:.1f}"),
-    ("frames / s", "fps", "{:.1f}"),
+    ("frames / s (decoded)", "fps", "{:.1f}"),
+    ("frames / s (encoded by the sender)", "sent_fps", "{:.1f}"),
     ("received height (median / min)", "height", "{:.0f}"),
+    ("sent height (median)", "sent_height", "{:.0f}"),
     ("audio concealed", "audio_concealed", "{:.1%}"),
     ("publisher target kbit/s (mean)", "target_kbps", "{:.0f}"),
     ("publisher target kbit/s (min)", "target_kbps_min", "{:.0f}"),
     ("available outgoing kbit/s", "available_kbps", "{:.0f}"),
     ("RTT ms (publisher's pair)", "rtt_ms", "{:.0f}"),
+    ("time the encoder said 'cpu'", "cpu_limited_share", "{:.0%}"),
     ("video packetsLost (receiver)", "video_lost", "{:.0f}"),
     ("video loss seen by receiver", "residual_loss", "{:.2%}"),
     ("NACKs sent by receiver", "nack_sent", "{:.0f}"),
@@ -577,8 +591,11 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
         groups.setdefault(key, {}).setdefault(r.get("round", 1), {})[r["call"]] = r
     for (scenario, label), rounds in groups.items():
         lines += [f"## {scenario} — {label} per hop", ""]
-        if len(rounds) > 1:
-            lines += [f"Mean of {len(rounds)} rounds:", ""] + _table(scenario, _mean_calls(rounds)) + [""]
+        mean = _mean_calls(rounds)
+        if len(rounds) > 1 and mean:
+            n = sum(not any("error" in r for r in calls.values()) for calls in rounds.values())
+            lines += [f"Mean of the {n} rounds (of {len(rounds)}) where every call worked:", ""]
+            lines += _table(scenario, mean) + [""]
         for rnd, calls in rounds.items():
             if len(rounds) > 1:
                 lines += [f"Round {rnd}:", ""]
@@ -610,8 +627,9 @@ def _table(scenario: str, ok: dict[str, dict[str, Any]]) -> list[str]:
 def _mean_calls(rounds: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per call and direction, the mean of every numeric figure over the rounds that succeeded."""
     out: dict[str, dict[str, Any]] = {}
+    complete = [calls for calls in rounds.values() if not any("error" in r for r in calls.values())]
     for kind in ("sfu", "direct"):
-        runs = [calls[kind] for calls in rounds.values() if kind in calls and "error" not in calls[kind]]
+        runs = [calls[kind] for calls in complete if kind in calls]
         if not runs:
             continue
         directions = {}
@@ -634,7 +652,8 @@ def _notes(r: dict[str, Any]) -> str:
         cov = [imp[p]["coverage"] for p in PAGES if imp[p]["coverage"] is not None]
         if cov:
             notes.append(f"packets through the impairer ÷ RTP sent ≥ {min(cov):.2f}")
-        notes.append(f"machine busy {r['machine_busy_cores']:.2f} cores")
+        notes.append(f"machine busy {r['machine_busy_cores']:.2f} cores, of which this measurement "
+                     f"{r.get('own_cpu_cores', 0):.2f}")
         if any(d.get("reconnected") for d in r["directions"].values()):
             notes.append("**a page reconnected during the window**")
     if r["scenario"] == "block":
