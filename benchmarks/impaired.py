@@ -219,19 +219,24 @@ def open_direct_call(lab: Lab) -> Call:
 OPENERS: dict[str, Callable[[Lab], Call]] = {"sfu": open_sfu_call, "direct": open_direct_call}
 
 
-def wait_for_video(call: Call, timeout: float = 30.0) -> float:
-    """Seconds until both pages decode the other's video."""
-    began = time.monotonic()
+def wait_for_video(call: Call, began: float, timeout: float = 30.0) -> dict[str, float | None]:
+    """Per direction, seconds from `began` until the receiving page decodes video (None: not within `timeout`).
+
+    A direction that never starts is a result (a black tile), not a harness failure; only a call where
+    no video flows at all raises."""
+    started: dict[str, float | None] = {"A→B": None, "B→A": None}
     samples: list[Sample] = []
-    while time.monotonic() - began < timeout:
+    while time.monotonic() - began < timeout and None in started.values():
         samples = [p.evaluate("() => __probe.sample()") for p in call.pages]
-        if all((s.get("inVideo") or {}).get("framesDecoded", 0) > 5 for s in samples):
-            return time.monotonic() - began
+        for direction, s in zip(("B→A", "A→B"), samples, strict=True):  # page A receives B→A
+            if started[direction] is None and (s.get("inVideo") or {}).get("framesDecoded", 0) > 5:
+                started[direction] = round(time.monotonic() - began, 2)
         time.sleep(0.25)
-    seen = {name: {k: (s.get("inVideo") or {}).get(k) for k in ("packetsReceived", "framesReceived", "framesDecoded",
-                                                                  "keyFramesDecoded", "pliCount", "nackCount")}
-                   | {"state": s.get("state")} for name, s in zip(PAGES, samples, strict=True)}
-    raise TimeoutError(f"{call.kind} call: video did not flow both ways within {timeout}s; inbound video: {seen}")
+    if all(v is None for v in started.values()):
+        seen = {name: {k: (s.get("inVideo") or {}).get(k) for k in ("packetsReceived", "framesDecoded", "pliCount")}
+                for name, s in zip(PAGES, samples, strict=True)}
+        raise TimeoutError(f"{call.kind} call: no video either way within {timeout}s; inbound video: {seen}")
+    return started
 
 
 def now_ms() -> float:
@@ -270,6 +275,7 @@ def direction_figures(sender: list[Sample], receiver: list[Sample], t0: float, t
     target = _values(tx, "outVideo", "targetBitrate")
     rtt = _values(tx, "pair", "currentRoundTripTime")
     return {
+        "no_video": float((r1.get("inVideo") or {}).get("framesDecoded", 0) or 0) <= 5,
         "seconds": round(minutes * 60, 1),
         "reconnected": r0["pc"] != r1["pc"] or s0["pc"] != s1["pc"],
         "freezes": _delta(r0, r1, "inVideo", "freezeCount"),
@@ -391,12 +397,12 @@ def _events(call: Call) -> list[list[Any]]:
 
 
 @contextmanager
-def _opened(lab: Lab, kind: str) -> Iterator[tuple[Call, float]]:
+def _opened(lab: Lab, kind: str) -> Iterator[tuple[Call, dict[str, float | None]]]:
+    """An open call and, per direction, the seconds from opening the pages to decoded video."""
     began = time.monotonic()
     call = OPENERS[kind](lab)
     try:
-        setup = time.monotonic() - began + wait_for_video(call)
-        yield call, setup
+        yield call, wait_for_video(call, began)
     finally:
         call.close()
 
@@ -418,7 +424,7 @@ def measure_steady(lab: Lab, kinds: Sequence[str], imp: Impairment) -> list[dict
     for kind, (_, setup), samples in zip(kinds, opened, taken, strict=True):
         a, b = samples
         results.append({
-            "scenario": "steady", "call": kind, "impairment": asdict(imp), "setup_s": round(setup, 2),
+            "scenario": "steady", "call": kind, "impairment": asdict(imp), "video_start_s": setup,
             "together": list(kinds), "machine_busy_cores": (busy1 - busy0) / ((t1 - t0) / 1000),
             "own_cpu_cores": (own1 - own0) / ((t1 - t0) / 1000),  # server, Chromium, impairer, this process
             "directions": {"A→B": direction_figures(a, b, t0, t1), "B→A": direction_figures(b, a, t0, t1)},
@@ -445,7 +451,7 @@ def measure_sigstop(lab: Lab, kind: str) -> dict[str, Any]:
         t_end = now_ms()
         a, b = _take(call)
     return {
-        "scenario": "sigstop", "call": kind, "impairment": asdict(lab.opts.stall_impairment), "setup_s": setup,
+        "scenario": "sigstop", "call": kind, "impairment": asdict(lab.opts.stall_impairment), "video_start_s": setup,
         "pause_s": lab.opts.pause,
         "directions": {"A→B": recovery_figures(b, t_cut, t_back, t_end, lab.opts.stall_ms),
                        "B→A": recovery_figures(a, t_cut, t_back, t_end, lab.opts.stall_ms)},
@@ -473,7 +479,7 @@ def measure_block(lab: Lab, kind: str) -> dict[str, Any]:
         events = _events(call)
         ids_after = call.participant_ids()
     return {
-        "scenario": "block", "call": kind, "impairment": asdict(lab.opts.stall_impairment), "setup_s": setup,
+        "scenario": "block", "call": kind, "impairment": asdict(lab.opts.stall_impairment), "video_start_s": setup,
         "block_s": lab.opts.block, "blocked_ports": sorted(ports),
         "blocked_packets": summarize(imp1, since=imp0)["blocked"],
         "left_room": [x != y for x, y in zip(ids_before, ids_after, strict=True)] if kind == "sfu" else None,
@@ -612,14 +618,23 @@ def _table(scenario: str, ok: dict[str, dict[str, Any]]) -> list[str]:
     both = {"sfu", "direct"} <= ok.keys()
     header = [f"{k} {d}" for k, d in cols] + (["SFU ÷ direct"] if both else [])
     lines = ["| | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+    start = {k: r.get("video_start_s") or {} for k, r in ok.items()}
+    cells = [_fmt("{:.1f}", start[k].get(d)) if start[k] else "—" for k, d in cols]
+    if any(start.values()):
+        lines.append("| video decoded after opening the pages, s | " + " | ".join(cells) + (" | |" if both else " |"))
+    black = [ok[k]["directions"][d].get("no_video_rounds") for k, d in cols]
+    if any(black):
+        lines.append("| rounds without video (black tile; not in the means) | "
+                     + " | ".join(str(b or 0) for b in black) + (" | |" if both else " |"))
     for label, key, fmt in STEADY_ROWS if scenario == "steady" else RECOVERY_ROWS:
-        cells = [_fmt(fmt, ok[k]["directions"][d].get(key)) for k, d in cols]
+        cells = [_fmt(fmt, ok[k]["directions"][d].get(key)) if not ok[k]["directions"][d].get("no_video")
+                 else "no video" for k, d in cols]
         if key == "height":
             cells = [f"{c} / {_fmt('{:.0f}', ok[k]['directions'][d].get('min_height'))}"
                      for c, (k, d) in zip(cells, cols, strict=True)]
         if both:
-            cells.append(_ratio([v.get(key) for v in ok["sfu"]["directions"].values()],
-                                [v.get(key) for v in ok["direct"]["directions"].values()]))
+            cells.append(_ratio([v.get(key) for v in ok["sfu"]["directions"].values() if not v.get("no_video")],
+                                [v.get(key) for v in ok["direct"]["directions"].values() if not v.get("no_video")]))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
@@ -634,15 +649,18 @@ def _mean_calls(rounds: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[
             continue
         directions = {}
         for d in runs[0]["directions"]:
-            rows = [r["directions"][d] for r in runs]
+            rows = [r["directions"][d] for r in runs if not r["directions"][d].get("no_video")]
             keys = {k for row in rows for k, v in row.items() if isinstance(v, int | float) and not isinstance(v, bool)}
             directions[d] = {k: _mean([row[k] for row in rows if isinstance(row.get(k), int | float)]) for k in keys}
+            directions[d].update(no_video=not rows, no_video_rounds=len(runs) - len(rows))
         out[kind] = {"directions": directions}
     return out
 
 
 def _notes(r: dict[str, Any]) -> str:
-    notes = [f"call set up and video flowing in {r['setup_s']:.1f} s"]
+    starts = r.get("video_start_s") or {}
+    notes = ["video decoded " + ", ".join(f"{d} after {v:.1f} s" if v is not None else f"**{d} never (black tile)**"
+                                          for d, v in starts.items()) + " from opening the pages"]
     if "impairer" in r:
         imp = r["impairer"]
         t = imp["total"]

@@ -56,17 +56,22 @@ def test_the_impairment_really_happened(loss_run: dict[str, dict[str, Any]]) -> 
         assert DELAY_MS - 1 <= total["hop_delay_ms"] <= DELAY_MS + 8, (kind, total, imp["late_ms"])
         for page in ("A", "B"):  # every RTP packet a page sent went through its impaired link
             assert imp[page]["coverage"] is not None and imp[page]["coverage"] >= 1.0, (kind, page, imp[page])
-        assert all(n > 0 for n in _both(r, "nack_sent")), (kind, "losses must reach the receivers", r["directions"])
-        assert all(fps > 10 for fps in _both(r, "fps")), (kind, r["directions"])
-        assert not any(d["reconnected"] for d in r["directions"].values()), (kind, r["directions"])
+        flowing = [d for d in r["directions"].values() if not d["no_video"]]
+        assert all(d["nack_sent"] > 0 for d in flowing), (kind, "losses must reach the receivers", r["directions"])
+        assert not any(d["reconnected"] for d in flowing), (kind, r["directions"])
+    # The baseline itself works: video both ways in the direct call.
+    assert all(fps > 10 for fps in _both(loss_run["direct"], "fps")), loss_run["direct"]["directions"]
 
 
 @pytest.mark.timeout(300)
 @pytest.mark.xfail(strict=False, reason="issue 10: router loss recovery")
 def test_sfu_call_holds_up_like_a_direct_call(loss_run: dict[str, dict[str, Any]]) -> None:
     sfu, direct = loss_run["sfu"], loss_run["direct"]
-    figures = {k: {d: {f: v[f] for f in ("freezes", "target_kbps", "fps")} for d, v in r["directions"].items()}
+    figures = {k: {d: {f: v.get(f) for f in ("no_video", "freezes", "target_kbps", "fps")}
+                   for d, v in r["directions"].items()} | {"video_start_s": r["video_start_s"]}
                for k, r in loss_run.items()}
+    # Every tile shows video (a keyframe request lost under loss must not leave a black tile).
+    assert not any(d["no_video"] for d in sfu["directions"].values()), figures
     # At most one freeze more per direction than the worse direction of the direct call, over the window.
     assert max(_both(sfu, "freezes")) <= max(_both(direct, "freezes")) + 1, figures
     # The publishers' congestion control does not collapse: at least half the direct call's target bitrate.
