@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-transcode", type=int, default=8, help="largest transcode room (it saturates early)")
     s.add_argument("--max-mesh", type=int, default=8, help="largest mesh room (N*(N-1) connections)")
     _common(s)
+    sub.add_parser("impaired", add_help=False,
+                   help="Chromium SFU call vs direct call under per-hop loss/delay (sfu-bench impaired --help)")
     r = sub.add_parser("report", help="rewrite the table, report.md and plots from <out>/results.jsonl")
     r.add_argument("--out", type=Path, default=Path("bench-results"), help="folder holding results.jsonl")
     return p
@@ -113,6 +115,11 @@ def sweep_plan(args: argparse.Namespace) -> list[RunConfig]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    rest = list(sys.argv[1:] if argv is None else argv)
+    if rest[:1] == ["impaired"]:  # Chromium calls under loss and delay: its own options (benchmarks/impaired.py)
+        from benchmarks.impaired import main as impaired_main
+
+        return impaired_main(rest[1:])
     args = build_parser().parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 140)
     command = "sfu-bench " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))

@@ -19,7 +19,7 @@ apt_install() {
 
 PY="${PYTHON:-python3}"
 if [ "$mode" = test ]; then
-  command -v apt-get >/dev/null && apt_install redis-server chromium
+  command -v apt-get >/dev/null && apt_install redis-server chromium iptables
   "$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
   if [ -f tests/node/package.json ]; then (cd tests/node && npm ci --no-audit --no-fund --loglevel=error); fi
 else
