@@ -26,7 +26,7 @@ def assign_sources(
     """mid → source for every m-line the client sends on (`current`: mid → source already published)."""
     declared = {t["mid"]: t["source"] for t in tracks or []}
     sending = [m for m in parsed.media if m.kind in ("audio", "video") and m.direction in ("sendonly", "sendrecv")
-               and m.port != 0]
+               and is_live(parsed, m)]
     sources: dict[str, str] = {}
     for media in sending:
         mid = media.rtp.muxId
@@ -49,6 +49,21 @@ def assign_sources(
         if mid not in sources:
             raise MediaError("bad_request", f"tracks names mid {mid}, which is not a sending m-line of the offer")
     return sources
+
+
+def bundled_mids(parsed: SessionDescription) -> set[str]:
+    return {str(mid) for group in parsed.group if group.semantic == "BUNDLE" for mid in group.items}
+
+
+def is_live(parsed: SessionDescription, media: MediaDescription) -> bool:
+    """False only for a rejected (stopped) m-section.
+
+    Port 0 alone does not mean rejected: with max-bundle, Firefox offers every bundled m-section after
+    the first with port 0 and `a=bundle-only` (RFC 8843 §7.2), and those are live. A rejected section
+    is also taken out of the BUNDLE group (§7.3.3), so port 0 outside the group is what rejects.
+    (aiortc's parser drops `a=bundle-only`; the group membership carries the same fact.)
+    """
+    return media.port != 0 or media.rtp.muxId in bundled_mids(parsed)
 
 
 def fingerprints(parsed: SessionDescription) -> set[str]:
