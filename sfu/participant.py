@@ -493,7 +493,10 @@ class Participant:
 
     async def _connection_failed(self) -> None:
         """ICE/DTLS failed or the peer closed it: drop the media (the client may offer again, on a new connection)."""
-        log.warning("event=connection_failed participant=%s room=%s", self.id, self.room.id)
+        state = self.connection.pc.connectionState if self.connection is not None else "closed"
+        # a peer that hangs up closes its connection on every ordinary leave: not worth a warning
+        log.log(logging.WARNING if state == "failed" else logging.INFO, "event=connection_%s participant=%s room=%s",
+                "failed" if state == "failed" else "closed", self.id, self.room.id)
         async with self._lock:
             had_media = bool(self.producers())
             await self._teardown_media()
