@@ -96,8 +96,11 @@ class MediaStatusBoard:
                 del self._timers[key]
 
     async def _set(self, key: tuple[str, str], status: Status, reason: str | None) -> None:
-        if key not in self._status or self._status[key] == (status, reason):
+        # Only a change of status is news: a client repeating bad offers (each with its own message) must
+        # not make the server broadcast to the whole room again and again. Reasons are bounded too.
+        if key not in self._status or self._status[key][0] == status:
             return
+        reason = reason[:200] if reason else None
         self._status[key] = (status, reason)
         room_id, participant_id = key
         log.info("event=media_status room=%s participant=%s status=%s reason=%s", room_id, participant_id, status,

@@ -42,6 +42,12 @@ async def test_connected_and_refused_members_are_told_to_the_room(sfu_server: Se
             assert ack["ok"] is False and ack["error"]["code"] == "bad_request", ack
             for client in (ada, broken):
                 await wait_until(lambda client=client: bool(statuses(client, broken.pid)), timeout=5)
+            # refusing it again is no news: the room hears once
+            again = await broken.call("video:offer", {"roomId": room, "to": "sfu", "description": {"type": "offer", "sdp": sdp},
+                                                      "tracks": [{"mid": "7", "source": "camera"}]})
+            assert again["ok"] is False
+            await asyncio.sleep(0.3)
+            for client in (ada, broken):
                 [(status, reason)] = statuses(client, broken.pid)
                 assert status == "failed" and "refused its offer" in reason and "mid 1" in reason
             # a later joiner is told on joining, before any media of its own
