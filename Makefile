@@ -18,7 +18,7 @@ test:
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint:
-	bash scripts/setup.sh test
+	bash scripts/setup.sh lint
 	$(PY) -m ruff check .
 
 # Benchmarks (installs the `bench` extras: matplotlib, rich): make bench ARGS="--participants 8 --mode forward"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what `make run` (mode "run"), `make test` (mode "test") or `make bench` (mode "bench") needs, on a
+# Installs what `make run` (mode "run"), `make test` ("test"), `make lint` ("lint") or `make bench` ("bench") needs, on a
 # fresh Debian 12 / Ubuntu 24.04 whose python3 refuses `pip install` outside a virtual environment (PEP 668).
 #
 # - Python packages go into the project's own virtual environment, .venv/ (VENV=...), made with the
@@ -53,7 +53,7 @@ fi
 PY="$VENV/bin/python"
 
 case "$mode" in
-  test) extras="[test]" ;;
+  test | lint) extras="[test]" ;;
   bench) extras="[bench]" ;;
   *) extras="" ;;
 esac
@@ -70,7 +70,7 @@ if [ "$mode" != test ] && ! "$PY" -m sfu.web_build >/dev/null 2>&1; then
   say "warning: $("$PY" -m sfu.web_build 2>&1 || true)"
 fi
 
-[ "$mode" = test ] || exit 0
+[ "$mode" = test ] || exit 0  # lint: ruff comes with the test extras; nothing else
 
 # --- tests: Redis, Chromium, Firefox, Node.js for the web client's tools and the browser drivers ------------
 apt_install redis-server chromium firefox-esr

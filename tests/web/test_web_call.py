@@ -375,7 +375,8 @@ def test_joining_with_camera_off_then_turning_it_on(browser: Browser, web_server
         expect(page.get_by_test_id("chat-text").first).to_have_text("<b>Hello</b> from Grace & co")
         # Turning the camera on adds a track: a client re-offer.
         page.get_by_role("button", name="Camera", exact=True).click()
-        expect(tile).to_have_attribute("data-video", "on", timeout=5000)
+        # "on" shows once Ada has the track: a re-offer and a server offer later (slow on a loaded machine)
+        expect(tile).to_have_attribute("data-video", "on", timeout=MEDIA_TIMEOUT * 1000)
         selector = f"[data-testid=tile][data-participant-id='{shy_id}'] video"
         try:
             wait_until(lambda: len(playing_videos(ada.page, selector)) == 1, MEDIA_TIMEOUT, "Shy's video plays")
