@@ -12,7 +12,7 @@ from aiohttp import web
 
 from sfu.app import create_app
 from sfu.config import Settings, load_settings
-from signaling.logs import configure_logging
+from signaling.logs import configure_logging, log_event
 
 
 def page_url(settings: Settings) -> str:
@@ -53,9 +53,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         # aiohttp calls this once every site has started, i.e. once the port is really bound
         if not settings.jwt_secret:
             log.warning("event=dev_mode message=%s", "SFU_JWT_SECRET is not set: anyone may connect (development mode)")
-        log.info("event=listening host=%s port=%d forwarding=%s redis=%s url=%s", settings.host, settings.port,
-                 settings.forwarding if settings.media else "off", bool(settings.redis_url), page_url(settings))
-        print(f"Call page: {page_url(settings)}  (Ctrl+C stops the server)", flush=True)
+        log_event(log, "listening", host=settings.host, port=settings.port,
+                  forwarding=settings.forwarding if settings.media else "off", redis=bool(settings.redis_url),
+                  url=page_url(settings))
+        if settings.log_format != "json":  # JSON output is for machines: every line stays JSON (url= above)
+            print(f"Call page: {page_url(settings)}  (Ctrl+C stops the server)", flush=True)
 
     try:
         web.run_app(app, host=settings.host, port=settings.port, print=listening, access_log=None)

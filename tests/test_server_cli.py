@@ -22,3 +22,13 @@ def test_the_url_is_printed_once_listening_and_a_busy_port_is_one_line() -> None
     lines = busy.stderr.strip().splitlines()
     assert len(lines) == 1, busy.stderr
     assert lines[0].startswith(f"sfu: cannot listen on 127.0.0.1:{server.port}: the port is already in use")
+
+
+def test_json_logs_stay_json_and_carry_the_url() -> None:
+    import json
+
+    with run_server(["--no-media", "--log-format", "json"]) as server:
+        server.stop()
+        lines = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    listening = next(line for line in lines if line.get("event") == "listening")
+    assert listening["url"] == f"{server.url}/"
