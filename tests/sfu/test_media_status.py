@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from recording import RecordingNotifier
 from sfu_client import SfuClient, joined, wait_until
 from support import ServerProcess
 
@@ -58,17 +59,6 @@ async def test_connected_and_refused_members_are_told_to_the_room(sfu_server: Se
             assert statuses(late, ada.pid) == []  # connected members need no news
         finally:
             await asyncio.gather(broken.close(), late.close())
-
-
-class RecordingNotifier:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, dict[str, Any]]] = []
-
-    async def to_participant(self, participant_id: str, event: str, payload: dict[str, Any]) -> None:
-        self.sent.append((participant_id, event, payload))
-
-    async def to_room(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
-        self.sent.append((room_id, event, payload))
 
 
 async def test_a_member_that_never_connects_is_failed_after_the_deadline() -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from recording import RecordingNotifier
 
 from sfu.api import MediaError
 from sfu.backend import SfuBackend
@@ -74,17 +74,6 @@ def test_firefox_ssrcs_rtx_pairing_and_fingerprint() -> None:
     }
     # Firefox's msid names its own stream and track uuids, never a participant id
     assert re.fullmatch(r"\{[0-9a-f-]+\} \{[0-9a-f-]+\}", video.msid or "")
-
-
-class RecordingNotifier:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, dict[str, Any]]] = []
-
-    async def to_participant(self, participant_id: str, event: str, payload: dict[str, Any]) -> None:
-        self.sent.append((participant_id, event, payload))
-
-    async def to_room(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
-        self.sent.append((room_id, event, payload))
 
 
 def without_candidates(sdp: str) -> str:
