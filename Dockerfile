@@ -1,16 +1,9 @@
 # syntax=docker/dockerfile:1
 # The SFU server with its web client. No Docker engine runs on the build machines here, so every step
-# below is also run by scripts/setup.sh (which `make run`, `make test` and CI use): keep the two in step.
-
-# --- the web client, built once in a Node stage -------------------------------------------------
-FROM node:20-bookworm-slim AS web
-WORKDIR /src
-COPY web/package.json web/package-lock.json web/
-RUN cd web && npm ci --no-audit --no-fund
-COPY web/ web/
-RUN mkdir -p sfu/static && cd web && npm run build
-
-# --- the server ------------------------------------------------------------------------------------------
+# below is also run by scripts that CI runs: `pip install` by scripts/setup.sh (`make test`), and the web
+# client is the committed build in sfu/static/app, which tests/web/test_web_build.py rebuilds from web/
+# and compares byte for byte. No Node stage: the server needs no Node.js.
+#
 # It listens on 0.0.0.0, so without SFU_JWT_SECRET (development mode: anyone may connect under any name)
 # it refuses to start and logs why. Pass -e SFU_JWT_SECRET=..., or -e SFU_ALLOW_DEV_MODE=1 for a trial.
 FROM python:3.11-slim-bookworm
@@ -25,8 +18,8 @@ COPY sfu/ sfu/
 COPY signaling/ signaling/
 COPY router/ router/
 COPY benchmarks/ benchmarks/
-COPY --from=web /src/sfu/static/app/ sfu/static/app/
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+    && python -c "import sfu.web_routes as w, sys; sys.exit(not (w.DEFAULT_WEB_ROOT / 'index.html').is_file())"
 USER sfu
 # HTTP + Socket.IO, and the media UDP range (publish it 1:1; set SFU_ANNOUNCE_IP to the host's public address)
 EXPOSE 8080/tcp

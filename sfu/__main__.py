@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import sys
 from collections.abc import Sequence
 
 from aiohttp import web
 
 from sfu.app import create_app
-from sfu.config import dev_mode_refusal, load_settings
+from sfu.config import Settings, dev_mode_refusal, load_settings
 from signaling.logs import configure_logging, log_event
+
+
+def page_url(settings: Settings) -> str:
+    """What a person opens: the public URL, else this host (a wildcard bind is reachable on 127.0.0.1)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + "/"
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.port}/"
+
+
+def bind_error(settings: Settings, exc: OSError) -> str:
+    """One line for an operator instead of a traceback."""
+    where = f"{settings.host}:{settings.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"sfu: cannot listen on {where}: the port is already in use (is another server running?). "
+                f"Stop it, or pick another port: --port N (make run ARGS=\"--port N\").")
+    if exc.errno == errno.EACCES:
+        return f"sfu: cannot listen on {where}: permission denied (ports below 1024 need privileges)."
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"sfu: cannot listen on {where}: this machine has no such address (--host)."
+    return f"sfu: cannot listen on {where}: {exc.strerror or exc}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -27,12 +51,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     if refusal:
         log_event(log, "dev_mode_refused", logging.ERROR, message=refusal)
         raise SystemExit(2)
-    if not settings.jwt_secret:
-        log.warning("event=dev_mode message=%s", "SFU_JWT_SECRET is not set: anyone may connect (development mode)")
     app = create_app(settings)
-    log.info("event=listening host=%s port=%d forwarding=%s redis=%s", settings.host, settings.port,
-             settings.forwarding if settings.media else "off", bool(settings.redis_url))
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+
+    def listening(_message: str) -> None:
+        # aiohttp calls this once every site has started, i.e. once the port is really bound
+        if not settings.jwt_secret:
+            log.warning("event=dev_mode message=%s", "SFU_JWT_SECRET is not set: anyone may connect (development mode)")
+        log_event(log, "listening", host=settings.host, port=settings.port,
+                  forwarding=settings.forwarding if settings.media else "off", redis=bool(settings.redis_url),
+                  url=page_url(settings))
+        if settings.log_format != "json":  # JSON output is for machines: every line stays JSON (url= above)
+            print(f"Call page: {page_url(settings)}  (Ctrl+C stops the server)", flush=True)
+
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=listening, access_log=None)
+    except OSError as exc:
+        print(bind_error(settings, exc), file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from sfu.api import MediaError, MediaSource, Notifier
 from sfu.config import Settings
 from sfu.connection import install_receive_fast_path
 from sfu.ice import install_ice_policy
+from sfu.media_status import MediaStatusBoard
 from sfu.metrics import TOTALS, SfuMetrics
 from sfu.participant import Participant
 from sfu.room import Room
@@ -35,6 +36,7 @@ class SfuBackend:
         self.rooms: dict[str, Room] = {}
         self.metrics = SfuMetrics(registry)
         self.metrics.watch(self.snapshot)
+        self.media_status = MediaStatusBoard(notifier)
         install_ice_policy(settings)
         if settings.forwarding == "forward":
             install_receive_fast_path()
@@ -71,12 +73,15 @@ class SfuBackend:
         if participant_id not in room.participants:
             room.participants[participant_id] = Participant(room, participant_id, self.settings, self.metrics,
                                                             audio, video)
+            others = [pid for pid in room.participants if pid != participant_id]
+            await self.media_status.joined(room_id, participant_id, others)
 
     async def leave(self, room_id: str, participant_id: str) -> None:
         room = self.rooms.get(room_id)
         if room is None:
             return
         participant = room.participants.pop(participant_id, None)
+        self.media_status.left(room_id, participant_id)
         if participant is not None:
             had_media = bool(participant.producers())
             await participant.close()
@@ -92,7 +97,16 @@ class SfuBackend:
         self, room_id: str, participant_id: str, description: dict[str, str], tracks: list[dict[str, str]] | None,
         slots: list[dict[str, str]] | None = None,
     ) -> None:
-        await self._participant(room_id, participant_id).handle_offer(description, tracks, slots)
+        participant = self._participant(room_id, participant_id)
+        try:
+            await participant.handle_offer(description, tracks, slots)
+        except MediaError as exc:
+            pc = participant.connection.pc if participant.connection is not None else None
+            glare = exc.code == "conflict" and participant.server_offer_pending
+            await self.media_status.refused(room_id, participant_id, exc, glare, pc)
+            raise
+        if participant.connection is not None:
+            await self.media_status.watch(room_id, participant_id, participant.connection.pc)
 
     async def set_view(self, room_id: str, participant_id: str, tiles: list[dict[str, Any]]) -> None:
         self._participant(room_id, participant_id).set_view(tiles)
@@ -164,3 +178,4 @@ class SfuBackend:
             room = self.rooms[room_id]
             for participant_id in list(room.participants):
                 await self.leave(room_id, participant_id)
+        await self.media_status.close()

@@ -125,7 +125,6 @@ class Participant:
         self.client_offered = False
         self.server_offer_pending = False
         self.joined_at = time.monotonic()
-        self.media_state = "new"  # new | connecting | connected | failed (told to the room)
         self._server_offer_started = 0.0
         self._renegotiate = False
         self._negotiation_task: asyncio.Task[None] | None = None
@@ -711,7 +710,6 @@ class Participant:
             self._watchdog.cancel()
         loop = asyncio.get_running_loop()
         self._watchdog = loop.call_later(self.settings.media_timeout, self._check_connected)
-        self._set_media_state("connecting")
 
     def _check_connected(self) -> None:
         self._watchdog = None
@@ -723,16 +721,8 @@ class Participant:
             asyncio.get_running_loop().create_task(self._connection_failed(timed_out=True))
 
     async def _connection_state(self, state: str) -> None:
-        if state == "connected":
-            self._set_media_state("connected")
-        elif state in ("failed", "closed"):
+        if state in ("failed", "closed"):
             await self._connection_failed()
-
-    def _set_media_state(self, state: str) -> None:
-        if state == self.media_state:
-            return
-        self.media_state = state
-        self.room.media_state_changed(self, state)
 
     # --- teardown -----------------------------------------------------------------------------------
 
@@ -740,12 +730,14 @@ class Participant:
         """ICE/DTLS failed, timed out or the peer closed it: drop the media (the client may offer again)."""
         if self._closed:
             return
-        log.info("event=media_dropped participant=%s room=%s reason=%s", self.id, self.room.id,
-                 "timeout" if timed_out else "failed")
+        state = "timeout" if timed_out else (self.connection.pc.connectionState if self.connection is not None
+                                             else "closed")
+        # a peer that hangs up closes its connection on every ordinary leave: not worth a warning
+        log.log(logging.WARNING if state in ("failed", "timeout") else logging.INFO,
+                "event=media_dropped participant=%s room=%s reason=%s", self.id, self.room.id, state)
         async with self._lock:
             had_media = bool(self.producers())
             await self._teardown_media()
-        self._set_media_state("failed")
         if had_media:
             self.room.producers_changed(f"connection of {self.id} failed")
 

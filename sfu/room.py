@@ -91,13 +91,6 @@ class Room:
             self.active_speaker = None  # the next dominant speaker is announced by the watcher
         self.plan_soon()
 
-    def media_state_changed(self, participant: Participant, state: str) -> None:
-        """Everyone learns whose media connected or failed (a member without media is not a silent tile)."""
-        if participant.id not in self.participants:
-            return
-        asyncio.get_running_loop().create_task(self.notifier.to_room(
-            self.id, "video:media-connection", {"roomId": self.id, "participantId": participant.id, "state": state}))
-
     # --- the room's clock ----------------------------------------------------------------------------
 
     async def _run(self) -> None:

@@ -328,11 +328,12 @@ def parse_offer(text: str, policy: CandidatePolicy | None = None, max_sections: 
         if media.kind not in ("audio", "video"):
             media_out.append(OfferedMedia(index, mid, media.kind, media.direction or "sendrecv", False, False))
             continue
-        if mid not in bundled:
-            raise _bad("every media section must be in one BUNDLE group")
         direction = media.direction or "sendrecv"
-        # RFC 8843: with BUNDLE, a section may be port 0 + bundle-only and still be live (Firefox)
-        live = media.port != 0 or raw.bundle_only
+        # RFC 8843: with BUNDLE, a port-0 section is live when bundle-only (Firefox's max-bundle offers) or
+        # still in the group (aiortc's parser drops a=bundle-only); a rejected one leaves the group
+        live = media.port != 0 or raw.bundle_only or mid in bundled
+        if live and mid not in bundled:
+            raise _bad("every media section must be in one BUNDLE group")
         sends = live and direction in ("sendonly", "sendrecv")
         media_ssrc, rtx_ssrc = _check_ssrcs(media)
         media_out.append(OfferedMedia(

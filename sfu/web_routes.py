@@ -3,6 +3,7 @@
 - `/` and `/r/{room_id}` answer `index.html` with `Cache-Control: no-cache`, so a new build is picked up
   at once; the page itself reads the room id from the path.
 - `/assets/...` are content-hashed by Vite, so they are cached for a year as `immutable`.
+- `/favicon.ico` (from `web/public/`) is cached for a day; browsers ask for it on every site.
 - Without a build (no `index.html`), both routes answer a placeholder page that says how to build it.
   The build folder is looked up per request, so building while the server runs needs no restart.
 
@@ -22,6 +23,7 @@ from sfu.config import Settings
 DEFAULT_WEB_ROOT = Path(__file__).resolve().parent / "static" / "app"
 INDEX_CACHE = "no-cache"
 ASSET_CACHE = "public, max-age=31536000, immutable"
+ICON_CACHE = "public, max-age=86400"
 
 PLACEHOLDER = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -78,7 +80,14 @@ def install_web_routes(app: web.Application, settings: Settings) -> None:
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return web.FileResponse(path, headers={"Cache-Control": ASSET_CACHE, "Content-Type": content_type})
 
+    async def favicon(_request: web.Request) -> web.StreamResponse:
+        icon = root / "favicon.ico"
+        if not icon.is_file():
+            raise web.HTTPNotFound(text="no favicon", headers={"Cache-Control": "no-store"})
+        return web.FileResponse(icon, headers={"Cache-Control": ICON_CACHE, "Content-Type": "image/x-icon"})
+
     app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/r/{room_id}", index)
     app.router.add_get("/r/{room_id}/", index)
     app.router.add_get("/assets/{path:.+}", asset)

@@ -72,7 +72,7 @@ class SfuClient:
 
     async def connect(self) -> None:
         for event in ("video:user-joined", "video:user-left", "video:media-state-changed", "video:active-speaker",
-                      "video:forwarding", "video:publisher-layers", "video:media-connection", "error"):
+                      "video:forwarding", "video:publisher-layers", "video:media-status", "error"):
             self.sio.on(event, self._recorder(event))
         self.sio.on("video:offer", self._on_offer)
         self.sio.on("video:slots", self._on_slots)

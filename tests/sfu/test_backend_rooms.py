@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from prometheus_client import CollectorRegistry
+from recording import RecordingNotifier
 
 from sfu.backend import SfuBackend
 from sfu.config import Settings
-
-
-class RecordingNotifier:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, dict[str, Any]]] = []
-
-    async def to_participant(self, participant_id: str, event: str, payload: dict[str, Any]) -> None:
-        self.sent.append((participant_id, event, payload))
-
-    async def to_room(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
-        self.sent.append((room_id, event, payload))
 
 
 async def test_concurrent_leaves_close_the_room_once() -> None:

@@ -89,3 +89,18 @@ def test_default_root_is_sfu_static_app() -> None:
 
     assert web_root(Settings()) == DEFAULT_WEB_ROOT
     assert DEFAULT_WEB_ROOT.parts[-3:] == ("sfu", "static", "app")
+
+
+async def test_favicon_is_served_from_the_build(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    client = await client_for(root)
+    try:
+        assert (await client.get("/favicon.ico")).status == 404  # no build, no icon (and no crash)
+        fake_build(root)
+        (root / "favicon.ico").write_bytes(b"\x00\x00\x01\x00icon")
+        resp = await client.get("/favicon.ico")
+        assert resp.status == 200 and resp.headers["Content-Type"] == "image/x-icon"
+        assert resp.headers["Cache-Control"] == "public, max-age=86400"
+        assert await resp.read() == b"\x00\x00\x01\x00icon"
+    finally:
+        await client.close()

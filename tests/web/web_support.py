@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -34,28 +33,34 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _newest_mtime(paths: list[Path]) -> float:
-    newest = 0.0
-    for base in paths:
-        if base.is_file():
-            newest = max(newest, base.stat().st_mtime)
-        elif base.is_dir():
-            for p in base.rglob("*"):
-                if p.is_file():
-                    newest = max(newest, p.stat().st_mtime)
-    return newest
-
-
 def ensure_web_build() -> None:
-    sources = [WEB / "src", WEB / "index.html", WEB / "package.json", WEB / "vite.config.ts"]
-    if BUILD_INDEX.is_file() and BUILD_INDEX.stat().st_mtime >= _newest_mtime(sources):
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("the web client is not built and npm is missing (install Node 20.19+ with npm)")
+    """The committed build must match web/ (sfu/web_build.py); tests never rebuild it behind your back."""
+    from sfu.web_build import problem
+
+    message = problem()
+    if message:
+        raise RuntimeError(message)
+
+
+MIN_NODE = (18, 19)
+
+
+def npm() -> str:
+    """npm for the web client's tests (Node >= 18.19: Debian 12's own nodejs is enough); installs web/'s packages."""
+    import subprocess
+
+    path = shutil.which("npm")
+    node = shutil.which("node")
+    if path is None or node is None:
+        raise RuntimeError("Node.js with npm is needed for the web client's tests: apt-get install nodejs npm "
+                           "(`make test` does it)")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    major, minor = (int(x) for x in version.lstrip("v").split(".")[:2])
+    if (major, minor) < MIN_NODE:
+        raise RuntimeError(f"Node.js {version} is too old for the web client's tools: need >= 18.19")
     if not (WEB / "node_modules").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
-    subprocess.run([npm, "run", "build"], cwd=WEB, check=True)
+        subprocess.run([path, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
+    return path
 
 
 def launch_chromium(playwright: Playwright) -> Browser:
@@ -99,11 +104,11 @@ def open_room(
     else:
         # Wait for the preview so the camera and microphone are handed to the call.
         page.wait_for_selector("video[aria-label='Your camera preview']", timeout=10_000)
-        page.wait_for_function("() => !document.querySelector('button[aria-label*=microphone]').disabled")
+        page.wait_for_function("() => !document.querySelector('button[aria-label=Microphone]').disabled")
         if camera_off:
-            page.get_by_role("button", name="Join with camera off").click()
+            page.get_by_role("button", name="Camera", exact=True).click()
         if mic_muted:
-            page.get_by_role("button", name="Join with microphone muted").click()
+            page.get_by_role("button", name="Microphone", exact=True).click()
         page.get_by_role("button", name="Join", exact=True).click()
     page.wait_for_selector("[data-testid=call-page][data-status=joined]", timeout=15_000)
     return page
@@ -145,6 +150,26 @@ def inbound_audio(page: Page) -> dict[str, int]:
     """Audio packets received so far, per publishing participant (from RTCPeerConnection.getStats())."""
     rows = page.evaluate(INBOUND_AUDIO_JS) or []
     return {r["pid"]: r["packets"] for r in rows if r["pid"]}
+
+
+INBOUND_AUDIO_ENERGY_JS = """async () => {
+  const call = window.__sfuCall;
+  if (!call) return [];
+  const stats = await call.inboundStats();
+  return stats.filter(s => s.kind === 'audio').map(s => ({pid: s.participantId, energy: s.audioEnergy ?? 0,
+                                                           packets: s.packetsReceived}));
+}"""
+
+
+def audio_energy(page: Page) -> dict[str, float]:
+    """Audio energy received so far per publisher (`totalAudioEnergy`): it grows only while sound arrives."""
+    return {r["pid"]: r["energy"] for r in page.evaluate(INBOUND_AUDIO_ENERGY_JS) if r["pid"]}
+
+
+def hears(page: Page, pid: str, timeout: float = 20.0) -> None:
+    """`page` receives audible sound from `pid` (energy grows over two samples, not only packets)."""
+    first = wait_until(lambda: audio_energy(page).get(pid, 0.0) > 0 and audio_energy(page), timeout, f"sound from {pid}")
+    wait_until(lambda: audio_energy(page).get(pid, 0.0) > first[pid], 5, f"sound from {pid} keeps arriving")
 
 
 def debug_dump(page: Page) -> str:

@@ -29,7 +29,6 @@ interface Props {
   video: boolean;
   screen: boolean;
   listener: boolean;
-  hasMicrophone: boolean;
   chatOpen: boolean;
   unread: number;
   participantsOpen: boolean;
@@ -38,9 +37,14 @@ interface Props {
   onAction: (action: ControlAction) => void;
 }
 
+/**
+ * A control: a stable accessible name (`label`), the state in `aria-pressed` for toggles, and a short
+ * visible `text` (shown under the icon; on narrow screens a tooltip shows it on focus and hover).
+ */
 function Btn(props: {
   action: ControlAction;
   label: string;
+  text: string;
   shortcut: string;
   pressed?: boolean;
   danger?: boolean;
@@ -60,9 +64,13 @@ function Btn(props: {
       title={`${props.label} (${props.shortcut})`}
       disabled={props.disabled}
       data-action={props.action}
+      data-tip={props.text}
       onClick={() => props.onAction(props.action)}
     >
       {props.children}
+      <span className={styles.text} aria-hidden="true">
+        {props.text}
+      </span>
       {props.badge}
     </button>
   );
@@ -74,18 +82,22 @@ export function ControlBar(p: Props) {
     <nav className={styles.bar} aria-label="Call controls">
       <Btn
         action="microphone"
-        label={p.audio ? "Mute microphone" : "Unmute microphone"}
+        label="Microphone"
+        text={p.audio ? "Mic on" : "Mic off"}
         shortcut="M"
+        pressed={p.audio}
         off={!p.audio}
-        disabled={!canPublish || !p.hasMicrophone || p.busy.microphone}
+        disabled={!canPublish || p.busy.microphone}
         onAction={p.onAction}
       >
         <Icon d={p.audio ? MIC : MIC_OFF} />
       </Btn>
       <Btn
         action="camera"
-        label={p.video ? "Turn camera off" : "Turn camera on"}
+        label="Camera"
+        text={p.video ? "Camera on" : "Camera off"}
         shortcut="V"
+        pressed={p.video}
         off={!p.video}
         disabled={!canPublish || p.busy.camera}
         onAction={p.onAction}
@@ -94,7 +106,8 @@ export function ControlBar(p: Props) {
       </Btn>
       <Btn
         action="screen"
-        label={p.screen ? "Stop sharing screen" : "Share screen"}
+        label="Share screen"
+        text={p.screen ? "Sharing" : "Share"}
         shortcut="S"
         pressed={p.screen}
         disabled={!canPublish || p.busy.screen}
@@ -102,12 +115,13 @@ export function ControlBar(p: Props) {
       >
         <Icon d={SCREEN} />
       </Btn>
-      <Btn action="settings" label="Settings" shortcut="," onAction={p.onAction}>
+      <Btn action="settings" label="Settings" text="Settings" shortcut="," onAction={p.onAction}>
         <Icon d={GEAR} />
       </Btn>
       <Btn
         action="chat"
         label={p.unread > 0 ? `Chat, ${p.unread} unread` : "Chat"}
+        text="Chat"
         shortcut="C"
         pressed={p.chatOpen}
         onAction={p.onAction}
@@ -118,6 +132,7 @@ export function ControlBar(p: Props) {
       <Btn
         action="participants"
         label={`Participants (${p.participantCount})`}
+        text="Participants"
         shortcut="P"
         pressed={p.participantsOpen}
         onAction={p.onAction}
@@ -125,7 +140,7 @@ export function ControlBar(p: Props) {
       >
         <Icon d={PEOPLE} />
       </Btn>
-      <Btn action="leave" label="Leave call" shortcut="Shift+L" danger onAction={p.onAction}>
+      <Btn action="leave" label="Leave call" text="Leave" shortcut="Shift+L" danger onAction={p.onAction}>
         <Icon d={HANGUP} />
       </Btn>
     </nav>

@@ -1,4 +1,5 @@
 import type { Participant, PresenceUser } from "../lib/protocol";
+import type { CallState } from "../lib/roomState";
 import { CamOffIcon, MicOffIcon } from "./VideoTile";
 import styles from "./SidePanel.module.css";
 
@@ -6,10 +7,11 @@ interface Props {
   participants: Participant[];
   selfId: string | null;
   presence: PresenceUser[];
+  mediaStatus?: CallState["mediaStatus"];
   onClose: () => void;
 }
 
-export function ParticipantList({ participants, selfId, presence, onClose }: Props) {
+export function ParticipantList({ participants, selfId, presence, mediaStatus = {}, onClose }: Props) {
   const inCall = new Set(participants.map((p) => p.userId));
   const elsewhere = presence.filter((u) => !inCall.has(u.userId));
   return (
@@ -29,6 +31,11 @@ export function ParticipantList({ participants, selfId, presence, onClose }: Pro
             </span>
             <span className={styles.states}>
               {p.screen && <span className={styles.pill}>Sharing</span>}
+              {p.participantId !== selfId && mediaStatus[p.participantId]?.status === "failed" && (
+                <span className={styles.pillWarn} title={mediaStatus[p.participantId]?.reason ?? undefined}>
+                  No audio/video
+                </span>
+              )}
               {!p.audio && (
                 <span role="img" aria-label="Microphone muted" title="Microphone muted">
                   <MicOffIcon />

@@ -13,6 +13,7 @@ import {
   type DeviceLists,
 } from "../lib/media";
 import type { JoinOptions } from "../lib/callClient";
+import { joinNotes, waitingFor, waitingText, type DeviceState } from "../lib/joinReadiness";
 import { DeviceSelect } from "./DeviceSelect";
 import styles from "./PreJoin.module.css";
 
@@ -23,7 +24,12 @@ export interface JoinChoice
     "displayName" | "token" | "listener" | "microphone" | "camera" | "audioEnabled" | "videoEnabled"
   > {
   devices: DeviceChoice;
+  /** Said on the call page when we joined with less than was asked for (e.g. no microphone yet). */
+  note: string | null;
 }
+
+/** Longest Join waits for a device that is still starting before it joins with what it has. */
+const DEVICE_WAIT_MS = 10_000;
 
 interface Props {
   roomId: string;
@@ -50,6 +56,10 @@ export function PreJoin({ roomId, linkToken, connectError, notice, onJoin, onHom
   const [microphone, setMicrophone] = useState<MediaStreamTrack | null>(null);
   const [camError, setCamError] = useState<string | null>(null);
   const [micError, setMicError] = useState<string | null>(null);
+  const [camStarting, setCamStarting] = useState(true);
+  const [micStarting, setMicStarting] = useState(true);
+  const [micAttempt, setMicAttempt] = useState(0);
+  const [joining, setJoining] = useState(false);
   const [level, setLevel] = useState(0);
   const videoRef = useRef<HTMLVideoElement>(null);
   const handedOff = useRef(false);
@@ -70,8 +80,10 @@ export function PreJoin({ roomId, linkToken, connectError, notice, onJoin, onHom
   useEffect(() => {
     if (!camOn) {
       setCamera(null);
+      setCamStarting(false);
       return;
     }
+    setCamStarting(true);
     let cancelled = false;
     let got: MediaStreamTrack | null = null;
     getCamera(choice.cameraId)
@@ -84,12 +96,14 @@ export function PreJoin({ roomId, linkToken, connectError, notice, onJoin, onHom
         got = t;
         setCamera(t);
         setCamError(null);
+        setCamStarting(false);
         refreshDevices();
       })
       .catch((err: unknown) => {
         if (!cancelled) {
           setCamError(problemText(err));
           setCamOn(false);
+          setCamStarting(false);
         }
       });
     return () => {
@@ -102,6 +116,7 @@ export function PreJoin({ roomId, linkToken, connectError, notice, onJoin, onHom
   useEffect(() => {
     let cancelled = false;
     let got: MediaStreamTrack | null = null;
+    setMicStarting(true);
     getMicrophone(choice.microphoneId)
       .catch((err: unknown) => (choice.microphoneId ? getMicrophone(null) : Promise.reject(err)))
       .then((t) => {
@@ -112,19 +127,21 @@ export function PreJoin({ roomId, linkToken, connectError, notice, onJoin, onHom
         got = t;
         setMicrophone(t);
         setMicError(null);
+        setMicStarting(false);
         refreshDevices();
       })
       .catch((err: unknown) => {
         if (!cancelled) {
           setMicError(problemText(err));
           setMicrophone(null);
+          setMicStarting(false);
         }
       });
     return () => {
       cancelled = true;
       if (got && !handedOff.current) got.stop();
     };
-  }, [choice.microphoneId, refreshDevices]);
+  }, [choice.microphoneId, micAttempt, refreshDevices]);
 
   useEffect(() => {
     tracksRef.current = { camera, microphone };
@@ -163,6 +180,13 @@ export function PreJoin({ roomId, linkToken, connectError, notice, onJoin, onHom
     });
   };
 
+  const micState: DeviceState = { status: micStarting ? "starting" : microphone ? "ready" : "failed", error: micError };
+  const camState: DeviceState = {
+    status: camStarting ? "starting" : camera ? "ready" : camOn || camError ? "failed" : "off",
+    error: camError,
+  };
+  const waiting = waitingFor(micState, camState);
+
   const cleanName = name.trim().slice(0, 64);
   const join = (listener: boolean) => {
     if (!cleanName) return;
@@ -182,11 +206,30 @@ export function PreJoin({ roomId, linkToken, connectError, notice, onJoin, onHom
       audioEnabled: !listener && micOn && Boolean(mic),
       videoEnabled: !listener && camOn && Boolean(cam),
       devices: choice,
+      note: listener ? null : joinNotes(micState, camState, camOn || Boolean(camError)),
     });
   };
+  // Join clicked while the microphone or camera is still starting: join once they are there (or failed),
+  // or after DEVICE_WAIT_MS with what there is.
+  const joinRef = useRef(join);
+  joinRef.current = join;
+  useEffect(() => {
+    if (!joining) return;
+    if (waiting.length === 0) {
+      setJoining(false);
+      joinRef.current(false);
+      return;
+    }
+    const timer = window.setTimeout(() => {
+      setJoining(false);
+      joinRef.current(false);
+    }, DEVICE_WAIT_MS);
+    return () => window.clearTimeout(timer);
+  }, [joining, waiting.length]);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    join(false);
+    if (!cleanName || joining) return;
+    setJoining(true);
   };
 
   return (
@@ -206,27 +249,35 @@ export function PreJoin({ roomId, linkToken, connectError, notice, onJoin, onHom
             {camera ? (
               <video ref={videoRef} muted playsInline autoPlay aria-label="Your camera preview" />
             ) : (
-              <div className={styles.previewOff}>
+              <div className={styles.previewOff} data-testid="preview-status">
                 <video ref={videoRef} muted playsInline hidden />
-                {camError ?? "Your camera is off."}
+                {camError ?? (camOn ? "Starting your camera…" : "Your camera is off.")}
               </div>
             )}
             <div className={styles.previewButtons}>
               <button
                 type="button"
                 className={styles.round}
-                aria-pressed={micOn}
-                aria-label={micOn ? "Join with microphone muted" : "Join with microphone on"}
-                disabled={!microphone}
-                onClick={() => setMicOn((v) => !v)}
+                aria-pressed={micOn && Boolean(microphone)}
+                aria-label="Microphone"
+                title={micError ? "Microphone: try again" : micOn ? "Join with the microphone on" : "Join muted"}
+                disabled={micStarting}
+                onClick={() => {
+                  if (!microphone) {
+                    // refused or missing before: ask again
+                    setMicOn(true);
+                    setMicAttempt((n) => n + 1);
+                  } else setMicOn((v) => !v);
+                }}
               >
-                {micOn ? "Mic on" : "Mic muted"}
+                {micStarting ? "Mic…" : !microphone ? "No mic" : micOn ? "Mic on" : "Mic muted"}
               </button>
               <button
                 type="button"
                 className={styles.round}
                 aria-pressed={camOn}
-                aria-label={camOn ? "Join with camera off" : "Join with camera on"}
+                aria-label="Camera"
+                title={camOn ? "Join with the camera on" : "Join with the camera off"}
                 onClick={() => {
                   setCamError(null);
                   setCamOn((v) => !v);
@@ -299,9 +350,14 @@ export function PreJoin({ roomId, linkToken, connectError, notice, onJoin, onHom
                 I have an access token
               </button>
             )}
+            {joining && waiting.length > 0 && (
+              <p className={styles.hint} role="status" data-testid="join-waiting">
+                {waitingText(waiting)}
+              </p>
+            )}
             <div className={styles.actions}>
-              <button className={styles.primary} type="submit" disabled={!cleanName}>
-                Join
+              <button className={styles.primary} type="submit" disabled={!cleanName || joining} aria-busy={joining}>
+                {joining ? "Joining…" : "Join"}
               </button>
               <button className={styles.secondary} type="button" disabled={!cleanName} onClick={() => join(true)}>
                 Join as listener

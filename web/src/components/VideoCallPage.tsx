@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState, type CSSProperties } from "react";
 import { CallClient, type LocalTracks, type RemoteTracks } from "../lib/callClient";
+import { copyMessage, copyText } from "../lib/clipboard";
 import { userId } from "../lib/identity";
 import { gridColumns, pageItems, pageSizeFor } from "../lib/layout";
 import { getMicrophone, MediaAccessError, saveDeviceChoice, type DeviceChoice } from "../lib/media";
@@ -38,6 +39,16 @@ function useViewport(): { width: number; height: number } {
   return size;
 }
 
+/** Columns and rows of the grid; the CSS sizes each tile to the largest 16:10 box its cell holds. */
+function gridStyle(columns: number, rows: number): CSSProperties {
+  return {
+    gridTemplateColumns: `repeat(${columns}, minmax(0, 1fr))`,
+    gridTemplateRows: `repeat(${rows}, minmax(0, 1fr))`,
+    ["--cols" as string]: columns,
+    ["--rows" as string]: rows,
+  };
+}
+
 function isTyping(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
   const tag = target.tagName;
@@ -50,7 +61,7 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
   const [local, setLocal] = useState<LocalTracks>({ microphone: choice.microphone, camera: choice.camera, screen: null });
   const [pcState, setPcState] = useState<string>("none");
   const [mediaProblem, setMediaProblem] = useState<string | null>(null);
-  const [toast, setToast] = useState<string | null>(null);
+  const [toast, setToast] = useState<string | null>(choice.note);
   const [panel, setPanel] = useState<"chat" | "participants" | null>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [busy, setBusy] = useState<Partial<Record<ControlAction, boolean>>>({});
@@ -76,6 +87,7 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
         audioEnabled: choice.audioEnabled,
         videoEnabled: choice.videoEnabled,
         cameraId: choice.devices.cameraId,
+        microphoneId: choice.devices.microphoneId,
       },
       {
         dispatch,
@@ -111,7 +123,7 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
 
   useEffect(() => {
     if (!toast) return;
-    const t = window.setTimeout(() => setToast(null), 5000);
+    const t = window.setTimeout(() => setToast(null), 8000);
     return () => window.clearTimeout(t);
   }, [toast]);
 
@@ -239,6 +251,7 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
       track={trackFor(p)}
       isSelf={p.participantId === state.selfId}
       speaking={speaking === p.participantId && p.audio}
+      media={p.participantId === state.selfId ? undefined : state.mediaStatus[p.participantId]}
     />
   ));
 
@@ -255,7 +268,10 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
         <button
           type="button"
           className={styles.copy}
-          onClick={() => void navigator.clipboard?.writeText(`${window.location.origin}/r/${encodeURIComponent(roomId)}`).then(() => setToast("Link copied."))}
+          onClick={() => {
+            const link = `${window.location.origin}/r/${encodeURIComponent(roomId)}`;
+            void copyText(link).then((ok) => setToast(copyMessage(ok, link)));
+          }}
         >
           Copy link
         </button>
@@ -285,10 +301,7 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
               <div className={styles.strip}>{tiles}</div>
             </div>
           ) : (
-            <div className={styles.grid} style={{
-                gridTemplateColumns: `repeat(${columns}, minmax(0, 1fr))`,
-                gridTemplateRows: `repeat(${Math.max(1, Math.ceil(paged.items.length / columns))}, minmax(0, 1fr))`,
-              }} data-testid="grid">
+            <div className={styles.grid} style={gridStyle(columns, Math.max(1, Math.ceil(paged.items.length / columns)))} data-testid="grid">
               {tiles}
             </div>
           )}
@@ -315,7 +328,7 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
           />
         )}
         {panel === "participants" && (
-          <ParticipantList participants={participants} selfId={state.selfId} presence={Object.values(state.presence)} onClose={() => onAction("participants")} />
+          <ParticipantList participants={participants} selfId={state.selfId} presence={Object.values(state.presence)} mediaStatus={state.mediaStatus} onClose={() => onAction("participants")} />
         )}
       </div>
       <RemoteAudio remote={remote} sinkId={devices.speakerId} />
@@ -329,7 +342,6 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
         video={self?.video ?? false}
         screen={self?.screen ?? false}
         listener={choice.listener}
-        hasMicrophone={Boolean(local.microphone)}
         chatOpen={panel === "chat"}
         unread={state.unread}
         participantsOpen={panel === "participants"}
@@ -357,7 +369,7 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
             updateDevices({ microphoneId: id });
             try {
               const track = await getMicrophone(id);
-              await clientRef.current?.switchMicrophone(track);
+              await clientRef.current?.switchMicrophone(track, id);
               return null;
             } catch (err) {
               return err instanceof MediaAccessError ? err.message : String(err);

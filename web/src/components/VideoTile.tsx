@@ -1,5 +1,5 @@
 import { useEffect, useRef } from "react";
-import type { Participant } from "../lib/protocol";
+import type { MediaConnectionStatus, Participant } from "../lib/protocol";
 import { initials } from "../lib/roomState";
 import styles from "./VideoTile.module.css";
 
@@ -10,6 +10,8 @@ interface Props {
   speaking: boolean;
   /** "screen": a screen share on the stage (never mirrored, contained not cropped). */
   variant?: "camera" | "screen";
+  /** The member's media connection when it is not up (`video:media-status`); undefined = connected. */
+  media?: { status: MediaConnectionStatus; reason: string | null } | undefined;
 }
 
 /** A <video> bound to one track; always muted (audio plays through RemoteAudio, never our own). */
@@ -37,11 +39,12 @@ export function TrackVideo({ track, mirrored, label, contain }: { track: MediaSt
   );
 }
 
-export function VideoTile({ participant, track, isSelf, speaking, variant = "camera" }: Props) {
+export function VideoTile({ participant, track, isSelf, speaking, variant = "camera", media }: Props) {
   const name = participant.displayName || "Guest";
   const screen = variant === "screen";
   const showVideo = Boolean(track) && (screen || participant.video);
   const label = isSelf ? `${name} (you)` : name;
+  const failed = !screen && media?.status === "failed";
   return (
     <figure
       className={`${styles.tile} ${speaking ? styles.speaking : ""} ${screen ? styles.screen : ""}`}
@@ -51,6 +54,7 @@ export function VideoTile({ participant, track, isSelf, speaking, variant = "cam
       data-audio={participant.audio ? "on" : "off"}
       data-video={showVideo ? "on" : "off"}
       data-speaking={speaking ? "true" : "false"}
+      data-media={screen ? undefined : (media?.status ?? "connected")}
       aria-label={screen ? `Screen shared by ${name}` : label}
     >
       {showVideo && track ? (
@@ -63,6 +67,12 @@ export function VideoTile({ participant, track, isSelf, speaking, variant = "cam
       ) : (
         <div className={styles.avatar} aria-hidden="true">
           <span>{screen ? "…" : initials(name)}</span>
+        </div>
+      )}
+      {failed && (
+        <div className={styles.mediaFailed} role="status" data-testid="media-failed" title={media?.reason ?? undefined}>
+          <strong>No audio or video</strong>
+          <span>{name}'s media did not connect{media?.reason ? `: ${media.reason}` : "."}</span>
         </div>
       )}
       <figcaption className={styles.caption}>

@@ -22,7 +22,6 @@ const barProps = {
   video: true,
   screen: false,
   listener: false,
-  hasMicrophone: true,
   chatOpen: false,
   unread: 0,
   participantsOpen: false,
@@ -31,40 +30,46 @@ const barProps = {
 };
 
 describe("ControlBar", () => {
-  it("is a row of labelled buttons with shortcuts in their tooltips", () => {
+  it("is a row of labelled buttons with visible labels and shortcuts in their tooltips", () => {
     const onAction = vi.fn();
     render(<ControlBar {...barProps} onAction={onAction} />);
     const buttons = screen.getAllByRole("button");
     expect(buttons.map((b) => b.getAttribute("aria-label"))).toEqual([
-      "Mute microphone",
-      "Turn camera off",
+      "Microphone",
+      "Camera",
       "Share screen",
       "Settings",
       "Chat",
       "Participants (3)",
       "Leave call",
     ]);
+    expect(buttons.map((b) => b.textContent)).toEqual(["Mic on", "Camera on", "Share", "Settings", "Chat", "Participants3", "Leave"]);
     for (const b of buttons) {
       expect(b.tagName).toBe("BUTTON");
       expect(b.getAttribute("title")).toMatch(/^.+ \(.+\)$/);
+      // the visible words are part of the accessible name (WCAG 2.5.3), and shown as a tooltip on narrow screens
+      const text = b.getAttribute("data-tip") ?? "";
+      expect(text).not.toBe("");
+      expect(b.getAttribute("aria-label")!.toLowerCase()).toContain(text.toLowerCase().split(" ")[0]!.slice(0, 3));
     }
-    fireEvent.click(screen.getByRole("button", { name: "Mute microphone" }));
+    fireEvent.click(screen.getByRole("button", { name: "Microphone" }));
     fireEvent.click(screen.getByRole("button", { name: "Leave call" }));
     expect(onAction.mock.calls).toEqual([["microphone"], ["leave"]]);
   });
 
-  it("reflects state: muted, camera off, sharing, unread chat, listener", () => {
-    const { rerender } = render(
-      <ControlBar {...barProps} audio={false} video={false} screen unread={4} onAction={() => undefined} />,
-    );
-    expect(screen.getByRole("button", { name: "Unmute microphone" })).toBeTruthy();
-    expect(screen.getByRole("button", { name: "Turn camera on" })).toBeTruthy();
-    expect(screen.getByRole("button", { name: "Stop sharing screen" }).getAttribute("aria-pressed")).toBe("true");
+  it("keeps its names and carries state in aria-pressed: muted, camera off, sharing, unread chat, listener", () => {
+    const { rerender } = render(<ControlBar {...barProps} onAction={() => undefined} />);
+    const pressed = (name: string) => screen.getByRole("button", { name }).getAttribute("aria-pressed");
+    expect([pressed("Microphone"), pressed("Camera"), pressed("Share screen")]).toEqual(["true", "true", "false"]);
+    rerender(<ControlBar {...barProps} audio={false} video={false} screen unread={4} onAction={() => undefined} />);
+    expect([pressed("Microphone"), pressed("Camera"), pressed("Share screen")]).toEqual(["false", "false", "true"]);
     expect(screen.getByRole("button", { name: "Chat, 4 unread" })).toBeTruthy();
     expect(screen.getByTestId("unread-count").textContent).toBe("4");
+    // muted without a microphone yet: the button stays usable (it asks for the microphone)
+    expect((screen.getByRole("button", { name: "Microphone" }) as HTMLButtonElement).disabled).toBe(false);
     rerender(<ControlBar {...barProps} listener onAction={() => undefined} />);
     expect((screen.getByRole("button", { name: "Share screen" }) as HTMLButtonElement).disabled).toBe(true);
-    expect((screen.getByRole("button", { name: "Mute microphone" }) as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByRole("button", { name: "Microphone" }) as HTMLButtonElement).disabled).toBe(true);
   });
 });
 
@@ -96,6 +101,20 @@ describe("VideoTile", () => {
     expect(screen.getByRole("img", { name: "Microphone muted" })).toBeTruthy();
     expect(screen.getByRole("img", { name: "Camera off" })).toBeTruthy();
     expect(tile.querySelector("video")).toBeNull();
+  });
+
+  it("tells everyone when a member's media never connected", () => {
+    const { rerender } = render(
+      <VideoTile participant={person("b", { displayName: "Bea" })} track={null} isSelf={false} speaking={false}
+        media={{ status: "failed", reason: "the server refused its offer: no codec" }} />,
+    );
+    const tile = screen.getByTestId("tile");
+    expect(tile.getAttribute("data-media")).toBe("failed");
+    expect(screen.getByTestId("media-failed").textContent).toContain("No audio or video");
+    expect(screen.getByTestId("media-failed").textContent).toContain("no codec");
+    rerender(<VideoTile participant={person("b", { displayName: "Bea" })} track={null} isSelf={false} speaking={false} />);
+    expect(screen.getByTestId("tile").getAttribute("data-media")).toBe("connected");
+    expect(screen.queryByTestId("media-failed")).toBeNull();
   });
 
   it("marks the speaker and names our own tile", () => {

@@ -1,7 +1,7 @@
 // One call: a Socket.IO connection, one RTCPeerConnection to the SFU, local media and the negotiation queue.
 // React components observe it through the callbacks; all server state goes through the room reducer.
 import { io, type Socket } from "socket.io-client";
-import { getCamera, getScreen, MediaAccessError } from "./media";
+import { getCamera, getMicrophone, getScreen, MediaAccessError } from "./media";
 import { Negotiator } from "./negotiation";
 import type {
   Ack,
@@ -10,6 +10,7 @@ import type {
   ErrorEvent,
   MediaSource,
   MediaStateChanged,
+  MediaStatus,
   Participant,
   PresenceUser,
   ProtocolError,
@@ -41,6 +42,7 @@ export interface JoinOptions {
   audioEnabled: boolean;
   videoEnabled: boolean;
   cameraId: string | null;
+  microphoneId: string | null;
 }
 
 export interface CallCallbacks {
@@ -70,6 +72,8 @@ export interface InboundStat {
   framesDecoded: number | null;
   frameWidth: number | null;
   jitterMs: number | null;
+  /** Audio: the sum of squared levels received so far (`totalAudioEnergy`); grows while someone is heard. */
+  audioEnergy: number | null;
 }
 
 const ACK_TIMEOUT_MS = 8000;
@@ -97,6 +101,8 @@ export class CallClient {
   private negotiator: Negotiator | null = null;
   private sources = new Map<RTCRtpTransceiver, MediaSource>();
   private transceivers: Partial<Record<MediaSource, RTCRtpTransceiver>> = {};
+  /** recvonly transceivers of a kind we do not send (yet): a later microphone or camera takes one over. */
+  private spare: Partial<Record<"audio" | "video", RTCRtpTransceiver>> = {};
   private received: ReceivedTrack<MediaStreamTrack>[] = [];
   private serverTracks: ServerTrack[] | null = [];
   private remote: RemoteTracks = {};
@@ -217,6 +223,9 @@ export class CallClient {
     s.on("video:user-left", (e: UserLeft) => this.cb.dispatch({ type: "user-left", event: e }));
     s.on("video:media-state-changed", (e: MediaStateChanged) => this.cb.dispatch({ type: "media-state", event: e }));
     s.on("video:active-speaker", (e: ActiveSpeaker) => this.cb.dispatch({ type: "active-speaker", event: e }));
+    s.on("video:media-status", (e: MediaStatus) => {
+      if (e?.roomId === this.opts.roomId) this.cb.dispatch({ type: "media-status", event: e });
+    });
     s.on("video:offer", (e: ServerOffer) => {
       if (e.roomId !== this.opts.roomId || !this.negotiator) return;
       this.trace(`server offer (${e.tracks?.length ?? 0} tracks)`);
@@ -305,18 +314,23 @@ export class CallClient {
     this.pc = pc;
     this.sources = new Map();
     this.transceivers = {};
+    this.spare = {};
     this.received = [];
     this.serverTracks = [];
     this.setRemote({});
     const streamId = this.selfId ?? "local";
     const stream = new MediaStream();
-    if (this.opts.listener) {
-      pc.addTransceiver("audio", { direction: "recvonly" });
-      pc.addTransceiver("video", { direction: "recvonly" });
-    } else {
+    if (!this.opts.listener) {
       if (this.local.microphone) this.addSender("microphone", this.local.microphone, [stream]);
       if (this.local.camera && this.videoEnabled) this.addSender("camera", this.local.camera, [stream]);
       if (this.local.screen) this.addSender("screen", this.local.screen, [new MediaStream()]);
+    }
+    // A kind we do not send still gets a recvonly m-line: an offer needs one, and it tells the server our
+    // codecs for that kind. So a listener, or someone without camera and microphone, receives everyone.
+    for (const kind of ["audio", "video"] as const) {
+      if (!pc.getTransceivers().some((t) => t.receiver.track.kind === kind)) {
+        this.spare[kind] = pc.addTransceiver(kind, { direction: "recvonly" });
+      }
     }
     this.trace(`peer created (stream ${streamId})`);
     pc.onicecandidate = (ev) => {
@@ -396,7 +410,19 @@ export class CallClient {
       existing.direction = "sendonly";
       return existing;
     }
-    const t = pc.addTransceiver(track, { direction: "sendonly", streams });
+    const kind = track.kind === "audio" ? "audio" : "video";
+    const spare = source !== "screen" ? this.spare[kind] : undefined;
+    let t: RTCRtpTransceiver;
+    if (spare && spare.currentDirection !== "stopped") {
+      // Our recvonly m-line of this kind starts sending: no new m-line, the server sees the same mid publish.
+      delete this.spare[kind];
+      t = spare;
+      t.direction = "sendonly";
+      void t.sender.replaceTrack(track);
+      (t.sender as RTCRtpSender & { setStreams?: (...s: MediaStream[]) => void }).setStreams?.(...streams);
+    } else {
+      t = pc.addTransceiver(track, { direction: "sendonly", streams });
+    }
     if (source === "camera") preferCodecs(t);
     this.sources.set(t, source);
     this.transceivers[source] = t;
@@ -445,6 +471,23 @@ export class CallClient {
   // ---- Controls ---------------------------------------------------------------------------------
 
   async setAudioEnabled(enabled: boolean): Promise<string | null> {
+    if (this.opts.listener) return "Listeners do not send audio.";
+    if (enabled && !this.local.microphone) {
+      // Joined without a microphone (none yet, refused, or still starting): ask for it now and publish it.
+      const id = this.opts.microphoneId;
+      let track: MediaStreamTrack;
+      try {
+        track = await getMicrophone(id).catch((err: unknown) => (id ? getMicrophone(null) : Promise.reject(err)));
+      } catch (err) {
+        return err instanceof MediaAccessError ? err.message : String(err);
+      }
+      this.local.microphone = track;
+      if (this.pc) {
+        this.addSender("microphone", track, [new MediaStream()]);
+        this.negotiator?.requestOffer();
+      }
+      this.cb.onLocalTracks({ ...this.local });
+    }
     if (!this.local.microphone) return "No microphone is connected.";
     const ack = await this.request("video:toggle-audio", { roomId: this.opts.roomId, enabled });
     if (!ack.ok) return describeError(ack.error);
@@ -456,9 +499,10 @@ export class CallClient {
   async setVideoEnabled(enabled: boolean): Promise<string | null> {
     if (this.opts.listener) return "Listeners do not send video.";
     if (enabled) {
+      const id = this.opts.cameraId;
       let track: MediaStreamTrack;
       try {
-        track = await getCamera(this.opts.cameraId);
+        track = await getCamera(id).catch((err: unknown) => (id ? getCamera(null) : Promise.reject(err)));
       } catch (err) {
         return err instanceof MediaAccessError ? err.message : String(err);
       }
@@ -548,7 +592,8 @@ export class CallClient {
     return null;
   }
 
-  async switchMicrophone(track: MediaStreamTrack): Promise<void> {
+  async switchMicrophone(track: MediaStreamTrack, deviceId: string): Promise<void> {
+    this.opts.microphoneId = deviceId;
     const old = this.local.microphone;
     track.enabled = this.audioEnabled;
     this.local.microphone = track;
@@ -610,39 +655,47 @@ export class CallClient {
     return this.remote;
   }
 
-  /** Per received track: bitrate, loss and frames, from getStats(). */
+  /**
+   * Per received track the server lists: bitrate, loss, frames and audio energy. Stats come from each
+   * receiver's own getStats(), so no browser-specific field (Chrome's `mid`, Firefox's ids) is needed
+   * to tell whose track a report belongs to.
+   */
   async inboundStats(): Promise<InboundStat[]> {
     const pc = this.pc;
     if (!pc) return [];
-    const report = await pc.getStats();
-    const now = performance.now();
-    const out: InboundStat[] = [];
     const byMid = new Map((this.serverTracks ?? []).map((t) => [t.mid, t]));
-    report.forEach((s: Record<string, unknown>) => {
-      if (s["type"] !== "inbound-rtp") return;
-      const id = String(s["id"]);
-      const bytes = Number(s["bytesReceived"] ?? 0);
-      const prev = this.statsPrev.get(id);
-      this.statsPrev.set(id, { bytes, at: now });
-      const bitrate = prev && now > prev.at ? ((bytes - prev.bytes) * 8) / (now - prev.at) : 0;
-      const mid = typeof s["mid"] === "string" ? (s["mid"] as string) : null;
-      const listed = mid ? byMid.get(mid) : undefined;
-      const received = Number(s["packetsReceived"] ?? 0);
-      const lost = Math.max(0, Number(s["packetsLost"] ?? 0));
-      out.push({
-        mid,
-        kind: String(s["kind"] ?? ""),
-        participantId: listed?.participantId ?? null,
-        source: listed?.source ?? null,
-        bitrateKbps: Math.max(0, Math.round(bitrate)),
-        packetsReceived: received,
-        packetsLost: lost,
-        lossPercent: received + lost > 0 ? (100 * lost) / (received + lost) : 0,
-        framesDecoded: typeof s["framesDecoded"] === "number" ? (s["framesDecoded"] as number) : null,
-        frameWidth: typeof s["frameWidth"] === "number" ? (s["frameWidth"] as number) : null,
-        jitterMs: typeof s["jitter"] === "number" ? Math.round((s["jitter"] as number) * 1000) : null,
+    const out: InboundStat[] = [];
+    for (const transceiver of pc.getTransceivers()) {
+      const listed = transceiver.mid ? byMid.get(transceiver.mid) : undefined;
+      if (!listed) continue;
+      const report = await transceiver.receiver.getStats();
+      const now = performance.now();
+      report.forEach((s: Record<string, unknown>) => {
+        if (s["type"] !== "inbound-rtp") return;
+        const id = `${listed.mid}:${String(s["id"])}`;
+        const bytes = Number(s["bytesReceived"] ?? 0);
+        const prev = this.statsPrev.get(id);
+        this.statsPrev.set(id, { bytes, at: now });
+        const bitrate = prev && now > prev.at ? ((bytes - prev.bytes) * 8) / (now - prev.at) : 0;
+        const received = Number(s["packetsReceived"] ?? 0);
+        const lost = Math.max(0, Number(s["packetsLost"] ?? 0));
+        const num = (key: string): number | null => (typeof s[key] === "number" ? (s[key] as number) : null);
+        out.push({
+          mid: listed.mid,
+          kind: listed.kind,
+          participantId: listed.participantId,
+          source: listed.source,
+          bitrateKbps: Math.max(0, Math.round(bitrate)),
+          packetsReceived: received,
+          packetsLost: lost,
+          lossPercent: received + lost > 0 ? (100 * lost) / (received + lost) : 0,
+          framesDecoded: num("framesDecoded"),
+          frameWidth: num("frameWidth"),
+          jitterMs: num("jitter") === null ? null : Math.round((num("jitter") ?? 0) * 1000),
+          audioEnergy: num("totalAudioEnergy"),
+        });
       });
-    });
+    }
     return out;
   }
 

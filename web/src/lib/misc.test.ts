@@ -1,4 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { copyMessage, copyText } from "./clipboard";
+import { joinNotes, waitingFor, waitingText } from "./joinReadiness";
 import { gridColumns, pageItems, pageSizeFor } from "./layout";
 import { rmsLevel } from "./media";
 import { describeError, slugRoomId } from "./protocol";
@@ -79,5 +81,41 @@ describe("takeRoute", () => {
     expect(reload.replaced).toEqual([]);
     const other = fakeWindow("https://sfu.example/r/other");
     expect(takeRoute(other.win)).toEqual({ page: "room", roomId: "other", token: null });
+  });
+});
+
+describe("copying the room link", () => {
+  it("uses the Clipboard API, falls back to the legacy copy, and says which", async () => {
+    const writeText = vi.fn(async () => undefined);
+    expect(await copyText("http://x/r/a", { clipboard: { writeText }, legacyCopy: () => false })).toBe(true);
+    expect(writeText).toHaveBeenCalledWith("http://x/r/a");
+    const refused = { writeText: vi.fn(async () => Promise.reject(new Error("NotAllowedError"))) };
+    const legacy = vi.fn(() => true);
+    expect(await copyText("l", { clipboard: refused, legacyCopy: legacy })).toBe(true);
+    expect(legacy).toHaveBeenCalledWith("l");
+    expect(await copyText("l", { clipboard: refused, legacyCopy: () => false })).toBe(false);
+    expect(await copyText("l", {})).toBe(false);
+    expect(copyMessage(true, "l")).toBe("Link copied to the clipboard.");
+    expect(copyMessage(false, "http://x/r/a")).toContain("http://x/r/a");
+  });
+});
+
+describe("joining while devices start", () => {
+  const ready = { status: "ready" as const, error: null };
+  const starting = { status: "starting" as const, error: null };
+  const off = { status: "off" as const, error: null };
+  it("waits for a microphone or camera that is still starting", () => {
+    expect(waitingFor(starting, starting)).toEqual(["microphone", "camera"]);
+    expect(waitingFor(ready, starting)).toEqual(["camera"]);
+    expect(waitingFor(ready, off)).toEqual([]);
+    expect(waitingText(["microphone", "camera"])).toBe("Waiting for your microphone and camera…");
+    expect(waitingText([])).toBe("");
+  });
+  it("says what the call joined without", () => {
+    expect(joinNotes(ready, ready, true)).toBeNull();
+    expect(joinNotes(ready, off, false)).toBeNull();
+    const denied = { status: "failed" as const, error: "Access to your microphone was refused." };
+    expect(joinNotes(denied, ready, true)).toContain("without your microphone (Access to your microphone was refused.)");
+    expect(joinNotes(denied, { status: "failed", error: null }, true)).toContain("microphone (Access to your microphone was refused.) and without your camera");
   });
 });

@@ -299,4 +299,25 @@ describe("Negotiator", () => {
     await h.settle();
     expect(h.sent).toEqual([]);
   });
+
+  it("sends no answer when the call is left while the answer is being made", async () => {
+    const h = new Harness();
+    h.neg.requestOffer();
+    await h.settle();
+    h.neg.handleServerAnswer(serverAnswer);
+    await h.settle();
+    // the page leaves while its peer connection is still creating the answer to a server offer
+    const slow = deferred<void>();
+    const createAnswer = h.pc.createAnswer.bind(h.pc);
+    h.pc.createAnswer = async () => {
+      await slow.promise;
+      return createAnswer();
+    };
+    h.neg.handleServerOffer(serverOffer(1), tracks);
+    await new Promise((r) => setTimeout(r, 0));
+    h.neg.close();
+    slow.resolve();
+    await h.settle();
+    expect(h.answers()).toEqual([]);
+  });
 });

@@ -114,6 +114,7 @@ export class Negotiator {
         this.hooks.onServerTracks(tracks ?? null);
         const answer = await this.pc.createAnswer();
         await this.pc.setLocalDescription(answer);
+        if (this.isClosed()) return; // we left meanwhile: an answer now would reach a connection that is gone
         this.counters.answersSent += 1;
         const sent = this.hooks.sendAnswer(toDescription(this.pc.localDescription ?? answer));
         if (sent) {
@@ -173,6 +174,11 @@ export class Negotiator {
     this.retryTimer = null;
   }
 
+  /** close() may run while an operation awaits the peer connection (a leave during a negotiation). */
+  private isClosed(): boolean {
+    return this.phase === "closed";
+  }
+
   private run(op: () => Promise<void>): void {
     this.chain = this.chain.then(op).catch((err: unknown) => {
       this.hooks.log?.(`negotiation step failed: ${String(err)}`);
@@ -193,6 +199,7 @@ export class Negotiator {
     try {
       const offer = await this.pc.createOffer();
       await this.pc.setLocalDescription(offer);
+      if (this.isClosed()) return;
       description = toDescription(this.pc.localDescription ?? offer);
       tracks = this.hooks.describeTracks();
     } catch (err) {

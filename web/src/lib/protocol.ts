@@ -58,6 +58,16 @@ export interface MediaStateChanged {
   screen: boolean;
 }
 
+/** `video:media-status`: whether a member's media connection to the server is up (SFU rooms). */
+export type MediaConnectionStatus = "connecting" | "connected" | "failed";
+
+export interface MediaStatus {
+  roomId: string;
+  participantId: string;
+  status: MediaConnectionStatus;
+  reason: string | null;
+}
+
 export interface ActiveSpeaker {
   roomId: string;
   participantId: string | null;

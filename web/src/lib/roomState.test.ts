@@ -128,4 +128,18 @@ describe("initials", () => {
     expect(initials("")).toBe("?");
     expect(initials("émile zola")).toBe("ÉZ");
   });
+
+  it("media-status: kept by id even before the room-state, cleared by connected and by leaving", () => {
+    let s = callReducer(initialCallState, {
+      type: "media-status",
+      event: { roomId: "r1", participantId: "a", status: "failed", reason: "refused" },
+    });
+    s = callReducer(s, { type: "room-state", state: roomState([person("a", 10), person("b", 20)]), self: person("me", 30) });
+    expect(s.mediaStatus).toEqual({ a: { status: "failed", reason: "refused" } });
+    s = callReducer(s, { type: "media-status", event: { roomId: "r1", participantId: "b", status: "connecting", reason: null } });
+    s = callReducer(s, { type: "media-status", event: { roomId: "r1", participantId: "a", status: "connected", reason: null } });
+    expect(s.mediaStatus).toEqual({ b: { status: "connecting", reason: null } });
+    s = callReducer(s, { type: "user-left", event: { roomId: "r1", participantId: "b" } });
+    expect(s.mediaStatus).toEqual({});
+  });
 });

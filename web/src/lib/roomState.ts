@@ -3,6 +3,7 @@ import type {
   ActiveSpeaker,
   ChatMessage,
   MediaStateChanged,
+  MediaStatus,
   Participant,
   PresenceUser,
   RoomState,
@@ -21,6 +22,8 @@ export interface CallState {
   participants: Record<string, Participant>;
   order: string[];
   activeSpeaker: string | null;
+  /** Members whose media is not (yet) connected, from `video:media-status`; absent = connected or unknown. */
+  mediaStatus: Record<string, { status: MediaStatus["status"]; reason: string | null }>;
   chat: ChatMessage[];
   chatOpen: boolean;
   unread: number;
@@ -38,6 +41,7 @@ export const initialCallState: CallState = {
   participants: {},
   order: [],
   activeSpeaker: null,
+  mediaStatus: {},
   chat: [],
   chatOpen: false,
   unread: 0,
@@ -56,6 +60,7 @@ export type CallAction =
   | { type: "user-left"; event: UserLeft }
   | { type: "media-state"; event: MediaStateChanged }
   | { type: "active-speaker"; event: ActiveSpeaker }
+  | { type: "media-status"; event: MediaStatus }
   | { type: "chat-message"; message: ChatMessage }
   | { type: "chat-history"; messages: ChatMessage[] }
   | { type: "chat-open"; open: boolean }
@@ -127,11 +132,14 @@ export function callReducer(state: CallState, action: CallAction): CallState {
       if (participantId === state.selfId) return state;
       const participants = { ...state.participants };
       delete participants[participantId];
+      const mediaStatus = { ...state.mediaStatus };
+      delete mediaStatus[participantId];
       return {
         ...state,
         participants,
         order: state.order.filter((id) => id !== participantId),
         activeSpeaker: state.activeSpeaker === participantId ? null : state.activeSpeaker,
+        mediaStatus,
       };
     }
     case "media-state": {
@@ -147,6 +155,14 @@ export function callReducer(state: CallState, action: CallAction): CallState {
       if (action.event.roomId !== state.roomId) return state;
       const id = action.event.participantId;
       return { ...state, activeSpeaker: id && id in state.participants ? id : null };
+    }
+    case "media-status": {
+      // May arrive before the join's room-state (the server tells a joiner right away): kept by id.
+      const { participantId, status, reason } = action.event;
+      const mediaStatus = { ...state.mediaStatus };
+      if (status === "connected") delete mediaStatus[participantId];
+      else mediaStatus[participantId] = { status, reason: reason ?? null };
+      return { ...state, mediaStatus };
     }
     case "chat-message": {
       const m = action.message;
