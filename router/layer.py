@@ -198,8 +198,8 @@ class Layer:
         now = time.monotonic() if now is None else now
         if urgent:
             self.keyframes.reset()
-        if self.keyframes.request(now):
-            self.producer.send_pli(self.media_ssrc)
+        if self.keyframes.request(now) and not self.producer.send_pli(self.media_ssrc):
+            self.keyframes.retry()  # the publisher's transport is not up yet: the request still stands
 
     def send_nack(self, now_ms: float) -> None:
         nack = self.nack

@@ -112,8 +112,8 @@ class Producer:
     def rtt_ms(self) -> float:
         return self.link.rtt.rtt_ms
 
-    def send_rtcp(self, data: bytes) -> None:
-        self.link.send_rtcp(data)
+    def send_rtcp(self, data: bytes) -> bool:
+        return self.link.send_rtcp(data)
 
     # --- packet path -------------------------------------------------------------------------
 
@@ -156,9 +156,9 @@ class Producer:
 
     # --- feedback toward the publisher ----------------------------------------------------------
 
-    def send_pli(self, media_ssrc: int) -> None:
+    def send_pli(self, media_ssrc: int) -> bool:
         self.keyframe_requests_sent += 1
-        self.link.send_rtcp(build_pli(self.rtcp_ssrc, media_ssrc))
+        return self.link.send_rtcp(build_pli(self.rtcp_ssrc, media_ssrc))
 
     def request_keyframe(self, now: float | None = None) -> None:
         """PLI for every layer (mute/unmute of a single-stream track); layers rate-limit themselves."""

@@ -68,7 +68,7 @@ class KeyframeRequestLimiter:
 
     def due(self, now: float) -> bool:
         """True once when a suppressed request may now be sent (poll it from a timer)."""
-        if self._pending and self._last is not None and now - self._last >= self._min_interval:
+        if self._pending and (self._last is None or now - self._last >= self._min_interval):
             self._last = now
             self._pending = False
             return True
@@ -77,6 +77,11 @@ class KeyframeRequestLimiter:
     @property
     def pending(self) -> bool:
         return self._pending
+
+    def retry(self) -> None:
+        """The request could not be sent: keep it pending, to go out at the next `due` check."""
+        self._last = None
+        self._pending = True
 
     def reset_pending(self) -> None:
         """A keyframe arrived: a request still waiting to go out is no longer needed."""

@@ -268,14 +268,16 @@ class Connection:
             return
         self.bytes_sent += len(data)
 
-    def send_rtcp(self, data: bytes) -> None:
+    def send_rtcp(self, data: bytes) -> bool:
         target = self._target or self._resolve_target()
         if target is None or not data:
-            return
+            return False
         try:
             target[2](target[1](data), target[3])
         except Exception:  # noqa: BLE001
             self._target = None
+            return False
+        return True
 
     def tick_fast(self, now: float) -> None:
         """Every few tens of ms: re-request what publishers still owe us, tell them what arrived when."""

@@ -28,12 +28,16 @@ class Wire:
         self.rtcp: list[bytes] = []
         self.rtt = RttEstimator()
         self.retransmit_budget = RetransmitBudget()
+        self.up = True  # False: the transport is not connected yet (nothing can be sent)
 
     def send_rtp(self, data: bytes) -> None:
         self.sent.append(data)
 
-    def send_rtcp(self, data: bytes) -> None:
+    def send_rtcp(self, data: bytes) -> bool:
         self.rtcp.append(data)
+        return self.up
+
+
 
 
 def video_producer(link: Wire | None = None, media_ssrc: int | None = 0x1111, kind: str = "video",

@@ -203,3 +203,15 @@ def test_vp8_keyframes_tell_a_layers_picture_size():
     layer = producer.layers[0]
     layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
     assert (layer.width, layer.height) == (640, 480)
+
+
+def test_a_keyframe_request_made_before_the_publishers_transport_is_up_is_not_lost():
+    link = Wire()
+    link.up = False
+    producer = video_producer(link)
+    consumer_of(producer, Wire())  # asks at once, but nothing can be sent yet
+    layer = producer.layers[0]
+    assert layer.keyframes.pending
+    link.up = True
+    late = [f for f in parse_feedback(producer.rtcp_tick(now=layer.last_arrival + 0.1, reports=False)) if f.kind == "pli"]
+    assert [f.media_ssrc for f in late] == [0x1111]
