@@ -57,7 +57,9 @@ class MediaBackend(Protocol):
 
     async def answer(self, room_id: str, participant_id: str, description: dict[str, str]) -> None: ...
 
-    async def ice_candidate(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> None: ...
+    async def ice_candidate(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> str | None:
+        """None, or why a well-formed candidate is not used (a transport or address the server never checks)."""
+        ...
 
     async def set_media_enabled(self, room_id: str, participant_id: str, source: MediaSource, enabled: bool) -> None: ...
 
@@ -89,7 +91,7 @@ class NoMediaBackend:
     async def answer(self, room_id: str, participant_id: str, description: dict[str, str]) -> None:
         raise MediaError("conflict", "this server has no media backend; use a mesh room")
 
-    async def ice_candidate(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> None:
+    async def ice_candidate(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> str | None:
         raise MediaError("conflict", "this server has no media backend; use a mesh room")
 
     async def set_media_enabled(self, room_id: str, participant_id: str, source: MediaSource, enabled: bool) -> None:

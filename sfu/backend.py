@@ -114,8 +114,8 @@ class SfuBackend:
     async def answer(self, room_id: str, participant_id: str, description: dict[str, str]) -> None:
         await self._participant(room_id, participant_id).handle_answer(description)
 
-    async def ice_candidate(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> None:
-        await self._participant(room_id, participant_id).add_candidate(candidate)
+    async def ice_candidate(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> str | None:
+        return await self._participant(room_id, participant_id).add_candidate(candidate)
 
     async def set_media_enabled(self, room_id: str, participant_id: str, source: MediaSource, enabled: bool) -> None:
         self._participant(room_id, participant_id).set_enabled(source, enabled)

@@ -636,24 +636,31 @@ class Participant:
             self.request_renegotiation("queued change")
         self.room.plan_soon()
 
-    async def add_candidate(self, candidate: dict[str, Any] | None) -> None:
+    async def add_candidate(self, candidate: dict[str, Any] | None) -> str | None:
+        """Use a trickled candidate; returns why a well-formed one is not used (its ack says so)."""
         if candidate is None or not candidate.get("candidate"):
             self._candidates_ended = True  # end of candidates: later ones are refused
-            return
+            return None
         if self._candidates_ended:
             raise MediaError("bad_request", "ICE candidate after end-of-candidates")
         if self._remote_candidates() >= self.settings.max_ice_candidates:
             raise MediaError("bad_request", f"at most {self.settings.max_ice_candidates} ICE candidates per connection")
         text = str(candidate["candidate"])
         value = text.split(":", 1)[1] if text.startswith("candidate:") else text
+        try:
+            candidate_from_sdp(value)
+        except Exception as exc:
+            raise MediaError("bad_request", f"unreadable ICE candidate: {type(exc).__name__}") from exc
         if not self._candidate_policy(replacing=True).allows(value):
-            raise MediaError("bad_request", "ICE candidate address or transport not accepted by this server")
+            # well-formed (a TCP candidate, an address of a scope this server never checks): not an error
+            return "this server does not check candidates of this transport or address scope"
         async with self._lock:
             if self.connection is None or self.connection.pc.remoteDescription is None:
                 if len(self._pending_candidates) < self.settings.max_ice_candidates:
                     self._pending_candidates.append(candidate)
-                return
+                return None
             await self._add_candidate(candidate)
+        return None
 
     async def _apply_pending_candidates(self) -> None:
         pending, self._pending_candidates = self._pending_candidates, []

@@ -52,10 +52,13 @@ class CandidatePolicy:
                 continue
         if not addresses:  # gathering on every non-loopback interface: LANs are normal
             return cls(allow_loopback=False, allow_private=True, allow_mdns=True, max_candidates=max_candidates)
+        loopback = any(a.is_loopback for a in addresses)
         private = any(a.is_private and not a.is_loopback for a in addresses)
+        # a server on loopback is reached only from this machine, whose other interfaces (private
+        # addresses) its local clients may also offer and check from
         return cls(
-            allow_loopback=any(a.is_loopback for a in addresses),
-            allow_private=private,
+            allow_loopback=loopback,
+            allow_private=private or loopback,
             allow_mdns=private,
             max_candidates=max_candidates,
         )

@@ -83,7 +83,9 @@ def _negotiation(event: str, field: str) -> Any:
             elif event == "video:answer":
                 await hub.backend.answer(room_id, session.sid, p["description"])
             else:
-                await hub.backend.ice_candidate(room_id, session.sid, p["candidate"])
+                ignored = await hub.backend.ice_candidate(room_id, session.sid, p["candidate"])
+                if ignored:
+                    return {"ignored": ignored}
             return {}
         if await hub.store.get_participant(room_id, to) is None:
             raise SignalingError("not_found", "to is not in this room")

@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import statistics
 import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -22,42 +20,10 @@ from typing import Any
 
 import aiohttp
 import socketio
-from support import ServerProcess
+from support import ServerProcess, cpu_seconds, healthz, metric, metrics_text, rss_mb  # noqa: F401 - re-exported
 
 MIN_EXCHANGES = 8
 AuthFor = Callable[[str], dict[str, Any]]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/statm") as f:
-        return int(f.read().split()[1]) * PAGE_SIZE / 2**20
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
-def healthz(server: ServerProcess) -> dict[str, Any]:
-    with urllib.request.urlopen(server.url + "/healthz", timeout=5) as resp:
-        return json.loads(resp.read())
-
-
-def metrics_text(server: ServerProcess) -> str:
-    with urllib.request.urlopen(server.url + "/metrics", timeout=5) as resp:
-        return resp.read().decode()
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and line.split("{")[0].split(" ")[0] == name:
-            if all(f'{k}="{v}"' in line for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 class RawSocket:
