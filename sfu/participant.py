@@ -228,6 +228,8 @@ class Participant:
             except Exception as exc:  # aiortc raises plain ValueError/OperationError/InvalidStateError
                 raise MediaError("bad_request", f"offer rejected: {exc}") from exc
             self.connection.attach()
+            if any(m.ice_candidates_complete for m in offer.parsed.media):
+                self._candidates_ended = True  # the offer said end-of-candidates: nothing more will be used
             changed = self._sync_published(offer, sources)
             self._open_slots(offer, new_slots)
             answer = await pc.createAnswer()

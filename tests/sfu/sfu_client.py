@@ -132,6 +132,15 @@ class SfuClient:
         assert ack["ok"], ack
         await asyncio.wait_for(self.answered.wait(), TIMEOUT)
 
+    async def offer_initial_with(self, tracks: list[dict[str, str]]) -> None:
+        """First offer of transceivers a test set up itself, naming their sources."""
+        async with self.lock:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            ack = await self.call("video:offer", {"roomId": self.room, "to": "sfu", "description": self._local(),
+                                                  "tracks": tracks})
+        assert ack["ok"], ack
+        await asyncio.wait_for(self.answered.wait(), TIMEOUT)
+
     async def reoffer(self, with_tracks: bool = False, attempts: int = 20) -> dict[str, Any]:
         """Offer again, the protocol's way around glare: an offer refused with `conflict` is dropped
         (aiortc has no rollback, so it is applied locally only once accepted), the pending server
