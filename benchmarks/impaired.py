@@ -185,7 +185,7 @@ def open_sfu_call(lab: Lab) -> Call:
             page.goto(f"{lab.server_url}/r/{room}")
             page.get_by_label("Your name").fill(name)
             page.wait_for_selector("video[aria-label='Your camera preview']", timeout=15_000)
-            page.wait_for_function("() => !document.querySelector('button[aria-label*=microphone]').disabled")
+            page.wait_for_function("() => !document.querySelector('button[aria-label=microphone i]').disabled")
             page.get_by_role("button", name="Join", exact=True).click()
             page.wait_for_selector("[data-testid=call-page][data-status=joined]", timeout=20_000)
             call.pages.append(page)
