@@ -73,7 +73,7 @@ fi
 [ "$mode" = test ] || exit 0  # lint: ruff comes with the test extras; nothing else
 
 # --- tests: Redis, Chromium, Firefox, Node.js for the web client's tools and the browser drivers ------------
-apt_install redis-server chromium firefox-esr iptables  # iptables: the loss tests impair traffic with NFQUEUE
+apt_install redis-server chromium firefox-esr iptables coturn  # iptables: loss tests (NFQUEUE); coturn: TURN tests
 if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
   apt_install nodejs npm
 fi
