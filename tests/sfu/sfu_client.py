@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.sdp import SessionDescription
 
 from benchmarks.clip import Clip, load_clip, verify_frame
@@ -53,7 +54,9 @@ class SfuClient:
         self.audio_level: int | None = None
         self.rtp_log: dict[int, list[tuple[int, int]]] = defaultdict(list)  # SSRC -> (seq, ts) as received
         self.sio = socketio.AsyncClient(reconnection=False)
-        self.pc = RTCPeerConnection()
+        # max-bundle, as browsers: with aiortc's default (balanced) a second video m-line keeps a
+        # transport of its own that never connects once the answer bundles everything
+        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.pid = ""
         self.lock = asyncio.Lock()
         self.events: dict[str, list[dict[str, Any]]] = defaultdict(list)
