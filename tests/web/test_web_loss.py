@@ -64,7 +64,6 @@ def test_the_impairment_really_happened(loss_run: dict[str, dict[str, Any]]) -> 
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=False, reason="issue 10: router loss recovery")
 def test_sfu_call_holds_up_like_a_direct_call(loss_run: dict[str, dict[str, Any]]) -> None:
     sfu, direct = loss_run["sfu"], loss_run["direct"]
     figures = {k: {d: {f: v.get(f) for f in ("no_video", "freezes", "target_kbps", "fps")}
