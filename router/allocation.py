@@ -53,7 +53,7 @@ class BandwidthAllocator:
         self._probe_interval = probe_interval
         self._max_probe = max_probe_interval
         self._current: dict[Hashable, int | None] = {}
-        self._fits_since: dict[Hashable, tuple[int, float]] = {}  # key -> (layer that fitted, since)
+        self._fits_since: dict[Hashable, tuple[int | None, float]] = {}  # key -> (layer that fitted, since)
         self._headroom_since: float | None = None
         self._probe: tuple[Hashable, int, float, float] | None = None  # (key, layer, when, budget then)
         self._probe_hold = 2.0  # seconds a probe is kept whatever the estimate says, unless it falls
@@ -65,12 +65,12 @@ class BandwidthAllocator:
         for key in [k for k in self._current if k not in keys]:
             del self._current[key]
             self._fits_since.pop(key, None)
+        result: dict[Hashable, int | None] = {}
         if budget_bps is None:
             result = {d.key: d.ideal() for d in demands}
             self._current = dict(result)
             return result
         fit = self._fit(demands, budget_bps)
-        result: dict[Hashable, int | None] = {}
         for demand in demands:
             key = demand.key
             wanted = fit[key]

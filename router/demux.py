@@ -57,10 +57,10 @@ class PacketDemux:
 
     def remove_producer(self, producer: Producer) -> None:
         for table in (self._media, self._rtx):
-            for key in [k for k, v in table.items() if v.producer is producer]:
-                del table[key]
-        for key in [k for k, v in self._by_mid.items() if v is producer]:
-            del self._by_mid[key]
+            for ssrc in [k for k, v in table.items() if v.producer is producer]:
+                del table[ssrc]
+        for mid in [k for k, v in self._by_mid.items() if v is producer]:
+            del self._by_mid[mid]
 
     def add_consumer(self, consumer: Consumer) -> None:
         self._consumers[consumer.ssrc] = consumer

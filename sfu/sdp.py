@@ -242,7 +242,7 @@ def _check_codecs(media: MediaDescription) -> tuple[OfferedCodec, ...]:
             raise _bad("payload types must be 0-127")
     for codec in media.rtp.codecs:
         pt = codec.payloadType
-        if not 0 <= pt <= 127 or pt in seen:
+        if pt is None or not 0 <= pt <= 127 or pt in seen:
             raise _bad(f"payload type {pt} is out of range or repeated")
         if not 1000 <= codec.clockRate <= 192000:
             raise _bad(f"payload type {pt} has an implausible clock rate")
@@ -250,9 +250,9 @@ def _check_codecs(media: MediaDescription) -> tuple[OfferedCodec, ...]:
         name = codec.mimeType.split("/", 1)[-1].upper()
         apt = codec.parameters.get("apt") if name == "RTX" else None
         codecs.append(OfferedCodec(pt, name, codec.clockRate, apt if isinstance(apt, int) else None))
-    for codec in codecs:
-        if codec.name == "RTX" and codec.apt not in seen:
-            raise _bad(f"RTX payload type {codec.payload_type} repairs no offered payload type")
+    for offered in codecs:
+        if offered.name == "RTX" and offered.apt not in seen:
+            raise _bad(f"RTX payload type {offered.payload_type} repairs no offered payload type")
     return tuple(codecs)
 
 
