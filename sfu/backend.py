@@ -144,6 +144,7 @@ class SfuBackend:
                     totals["received_bytes"] += producer.bytes_received
                     totals["keyframe_requests"] += producer.keyframe_requests_sent
                     totals["nacks_sent"] += producer.nacks_sent
+                    totals["malformed_packets"] += producer.malformed
                     for layer in producer.layers:
                         layer_packets[layer.index] = layer_packets.get(layer.index, 0) + layer.forwarded
                         totals["stream_stalls"] += layer.stalls

@@ -14,7 +14,7 @@ from router.demux import FEEDBACK_KINDS
 TOTALS = (
     "forwarded_packets", "forwarded_bytes", "received_packets", "received_bytes",
     "keyframe_requests", "nacks_sent", "retransmissions", "layer_switches", "dropped_datagrams",
-    "stream_stalls",
+    "stream_stalls", "malformed_packets",
 )
 
 
@@ -75,6 +75,7 @@ class _SnapshotCollector(Collector):
             ("layer_switches", "Simulcast layer switches made by consumers"),
             ("dropped_datagrams", "UDP datagrams dropped as malformed, unauthentic or not ours"),
             ("stream_stalls", "Incoming streams that went silent for a second and came back"),
+            ("malformed_packets", "RTP packets from publishers that did not parse (dropped)"),
         ):
             yield CounterMetricFamily(f"sfu_{name}", help_text, value=data["totals"][name])
         received = CounterMetricFamily("sfu_rtcp_feedback_received", "RTCP feedback from subscribers", labels=["type"])

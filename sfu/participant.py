@@ -422,6 +422,7 @@ class Participant:
         retired["received_bytes"] += producer.bytes_received
         retired["keyframe_requests"] += producer.keyframe_requests_sent
         retired["nacks_sent"] += producer.nacks_sent
+        retired["malformed_packets"] += producer.malformed
         for layer in producer.layers:
             self.metrics.retired_layers[layer.index] = self.metrics.retired_layers.get(layer.index, 0) + layer.forwarded
             retired["stream_stalls"] += layer.stalls
