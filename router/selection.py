@@ -7,9 +7,11 @@ anyway). Pure functions and one small stateful ranking, so the rules are testabl
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 __all__ = ["LoudestSpeakers", "assign_slots", "audio_set", "video_set"]
+
+SWITCH_MARGIN = 3.0  # loudness (mean activity above silence) a newcomer needs over the quietest heard
 
 
 def video_set(
@@ -46,16 +48,38 @@ def video_set(
     return order[:limit] if limit > 0 else order
 
 
-def audio_set(limit: int, subscriber: str, ranking: Sequence[str], eligible: Collection[str]) -> list[str]:
+def audio_set(
+    limit: int,
+    subscriber: str,
+    ranking: Sequence[str],
+    eligible: Collection[str],
+    loudness: Mapping[str, float] | None = None,
+    previous: Sequence[str] = (),
+    margin: float = SWITCH_MARGIN,
+) -> list[str]:
     """Whose microphone one subscriber hears: the loudest others, or everyone when `limit` is 0.
 
-    Places the ranking leaves free go to the others in `eligible`'s order (join order): a room no
-    larger than the limit hears everyone, speaking or not (silent members cost little with DTX).
+    Who is heard now keeps being heard while still among the room's loudest (nobody is cut
+    mid-sentence by a louder breath elsewhere); someone louder than the quietest of them by
+    `margin` takes that place at once. Places left free go to the others in `eligible`'s order
+    (join order): a room no larger than the limit hears everyone, speaking or not (silent members
+    cost little with DTX).
     """
     others = [pid for pid in eligible if pid != subscriber]
     if limit <= 0 or len(others) <= limit:
         return others
-    chosen = [pid for pid in ranking if pid != subscriber and pid in eligible][:limit]
+    loudness = loudness or {}
+    candidates = [pid for pid in ranking if pid != subscriber and pid in eligible]
+    chosen = [pid for pid in previous if pid in candidates][:limit]
+    for pid in sorted(candidates, key=lambda p: loudness.get(p, 0.0), reverse=True):
+        if pid in chosen:
+            continue
+        if len(chosen) < limit:
+            chosen.append(pid)
+            continue
+        quietest = min(chosen, key=lambda p: loudness.get(p, 0.0))
+        if loudness.get(pid, 0.0) > loudness.get(quietest, 0.0) + margin:
+            chosen[chosen.index(quietest)] = pid
     for pid in others:
         if len(chosen) >= limit:
             break
@@ -100,7 +124,7 @@ class LoudestSpeakers:
                 if scores[pid] > scores.get(quietest, 0.0):
                     del members[quietest]
                     members[pid] = now_ms
-        return sorted(members, key=lambda p: (scores.get(p, 0.0) >= self._speaking, members[p]), reverse=True)
+        return sorted(members, key=lambda p: (scores.get(p, 0.0), members[p]), reverse=True)
 
 
 def assign_slots(current: Sequence[str | None], wanted: Sequence[str]) -> list[str | None]:

@@ -118,11 +118,13 @@ def plan_video(room: Room, subscriber: Participant, now: float) -> VideoPlan:
 def plan_audio(room: Room, subscriber: Participant) -> list[Producer]:
     eligible = {p.participant_id: p for p in room.producers()
                 if p.kind == "audio" and not p.paused and p.participant_id != subscriber.id}
-    chosen = audio_set(room.settings.audio_last_n, subscriber.id, room.loudest_ranking, eligible)
+    chosen = audio_set(room.settings.audio_last_n, subscriber.id, room.loudest_ranking, eligible, room.loudness,
+                       subscriber.heard)
     dominant = room.active_speaker
     limit = room.settings.audio_last_n
     if limit and dominant in eligible and dominant not in chosen:
         chosen = [dominant, *chosen[: limit - 1]]
+    subscriber.heard = chosen
     return [eligible[pid] for pid in chosen]
 
 

@@ -119,6 +119,7 @@ class Participant:
         self.ended: list[Subscription] = []  # inactive m-lines keep their mid forever
         self.slots: list[Slot] = []  # slot mode
         self.view: list[ViewTile] | None = None  # what the page shows (None: it never said)
+        self.heard: list[str] = []  # whose microphones it is sent now (kept while they stay loud)
         self.allocator = BandwidthAllocator()
         self.downlink = DownlinkBudget()
         self.enabled = {"microphone": audio, "camera": video, "screen": True}

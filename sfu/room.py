@@ -44,6 +44,7 @@ class Room:
         self.recent_speakers: list[str] = []  # most recent dominant speaker first
         self.loudest = LoudestSpeakers(settings.audio_last_n or 1)
         self.loudest_ranking: list[str] = []
+        self.loudness: dict[str, float] = {}  # recent loudness per participant (the last tick's)
         self.plans: dict[str, VideoPlan] = {}
         self._layers_unneeded_since: dict[tuple[str, int], float] = {}
         self._plan_due = True
@@ -113,7 +114,8 @@ class Room:
         eligible = {p.participant_id for p in self.producers() if p.kind == "audio" and not p.paused}
         scores = self.speaker.recent_scores(now_ms, SPEAKER_WINDOW_MS)
         ranking = self.loudest.update(scores, eligible, now_ms)
-        audio_changed = ranking != self.loudest_ranking
+        self.loudness = scores
+        audio_changed = set(ranking) != set(self.loudest_ranking)  # who, not in which order (that is per tick)
         self.loudest_ranking = ranking
         video = self._plan_due or tick % VIDEO_EVERY == 0
         if video:

@@ -45,3 +45,16 @@ def test_slots_keep_who_stays_and_give_freed_slots_to_newcomers_in_order():
     assert assign_slots(["a", "b", "c"], ["c", "d", "a"]) == ["a", "d", "c"]
     assert assign_slots(["a", "b"], ["x", "y", "z"]) == ["x", "y"]
     assert assign_slots(["a", None], []) == [None, None]
+
+
+def test_who_is_heard_stays_heard_until_someone_clearly_louder_comes():
+    ranking = ["a", "b", "c"]  # the room's loudest three, for subscriber "s" with a limit of two
+    everyone = ["s", "a", "b", "c", "d"]
+    first = audio_set(2, "s", ranking, everyone, {"a": 20, "b": 10, "c": 9}, [])
+    assert first == ["a", "b"]
+    # c gets a little louder than b: a breath, not a reason to cut b off
+    assert audio_set(2, "s", ranking, everyone, {"a": 20, "b": 10, "c": 11}, first) == ["a", "b"]
+    # c is clearly louder than the quietest heard: it takes that place at once
+    assert audio_set(2, "s", ranking, everyone, {"a": 20, "b": 10, "c": 30}, first) == ["a", "c"]
+    # b left the room's loudest: its place goes to the next loudest
+    assert audio_set(2, "s", ["a", "c"], everyone, {"a": 20, "c": 5}, ["a", "b"]) == ["a", "c"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -53,6 +54,10 @@ class SfuClient:
         # RFC 6464 level (0 loudest .. 127 silent) written into every audio packet; None: no extension
         self.audio_level: int | None = None
         self.rtp_log: dict[int, list[tuple[int, int]]] = defaultdict(list)  # SSRC -> (seq, ts) as received
+        # a slot's owners over time: (last RTP timestamp received before the change, owner); a decoded
+        # frame belongs to the owner whose stretch of the slot's timeline its timestamp falls in
+        self.slot_history: dict[str, list[tuple[int | None, dict[str, Any] | None]]] = defaultdict(list)
+        self._last_timestamp: dict[str, int] = {}
         self.sio = socketio.AsyncClient(reconnection=False)
         # max-bundle, as browsers: with aiortc's default (balanced) a second video m-line keeps a
         # transport of its own that never connects once the answer bundles everything
@@ -231,12 +236,18 @@ class SfuClient:
         sender._next_encoded_frame = with_level
 
     async def _on_slots(self, data: dict[str, Any]) -> None:
-        self.events["video:slots"].append(data)
+        self.events["video:slots"].append({**data, "receivedAt": time.monotonic()})
         for slot in data["slots"]:
-            if slot["participantId"] is None:
-                self.tracks_by_mid.pop(slot["mid"], None)
+            mid = slot["mid"]
+            owner = slot if slot["participantId"] is not None else None
+            history = self.slot_history[mid]
+            if not history or history[-1][1] != owner:
+                # the server stops the old source before saying so: what arrived until now was the old one's
+                history.append((self._last_timestamp.get(mid), owner))
+            if owner is None:
+                self.tracks_by_mid.pop(mid, None)
             else:
-                self.tracks_by_mid[slot["mid"]] = slot
+                self.tracks_by_mid[mid] = slot
 
     def slot_sources(self, kind: str) -> list[str]:
         """Participants whose `kind` the server forwards on this client's slots now."""
@@ -274,8 +285,12 @@ class SfuClient:
             return
         original = receiver._handle_rtp_packet
 
+        mid = next((t.mid for t in self.pc.getTransceivers() if t.receiver is receiver), None)
+
         async def logged(packet: Any, arrival_time_ms: int) -> None:
             self.rtp_log[packet.ssrc].append((packet.sequence_number, packet.timestamp))
+            if mid is not None:
+                self._last_timestamp[mid] = packet.timestamp
             await original(packet, arrival_time_ms)
 
         receiver._handle_rtp_packet = logged
@@ -293,10 +308,18 @@ class SfuClient:
                 self._log_rtp(transceiver.receiver)
         self._readers.append(asyncio.get_running_loop().create_task(self._read(track)))
 
-    def _identify(self, track: MediaStreamTrack) -> tuple[str, str] | None:
+    def _identify(self, track: MediaStreamTrack, timestamp: int | None) -> tuple[str, str] | None:
         for transceiver in self.pc.getTransceivers():
             if transceiver.receiver.track is track:
-                info = self.tracks_by_mid.get(transceiver.mid or "")
+                mid = transceiver.mid or ""
+                info = self.tracks_by_mid.get(mid)
+                history = self.slot_history.get(mid)
+                if history and timestamp is not None:
+                    info = None
+                    for boundary, owner in history:
+                        # a frame after the stretch's first boundary (32-bit timestamps wrap)
+                        if boundary is None or 0 < (timestamp - boundary) & 0xFFFFFFFF < 0x80000000:
+                            info = owner
                 if info is not None:
                     return info["participantId"], info["source"]
         return None
@@ -305,7 +328,7 @@ class SfuClient:
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
             while True:
                 frame = await track.recv()
-                key = self._identify(track)
+                key = self._identify(track, frame.pts if track.kind == "video" else None)
                 if key is None:
                     continue
                 got = self.received.setdefault(key, Received(kind=track.kind, source=key[1]))

@@ -30,9 +30,12 @@ def server() -> Iterator[ServerProcess]:
 
 async def publishers(server: ServerProcess, room: str, count: int) -> list[SfuClient]:
     """Publishers that declare one audio slot and no video slot: they send, and decode almost nothing."""
+    # encoded (or read from the cache) before anyone connects: encoding blocks the event loop for
+    # seconds, and a client that cannot answer the server's pings meanwhile is dropped
+    clips = [load_clip("300k", identity=i % 7 + 1) for i in range(count)]
     clients = []
     for i in range(count):
-        client = SfuClient(server.url, room, f"pub{i}", clip=load_clip("300k", identity=i + 1), slots=True)
+        client = SfuClient(server.url, room, f"pub{i}", clip=clips[i], slots=True)
         client.audio_level = SILENT
         await client.connect()
         await client.join(offer=False)
