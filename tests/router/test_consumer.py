@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from forwarding_build import DELTA, KEYFRAME, VP8, Wire, consumer_of, video_producer
+from forwarding_build import DELTA, KEYFRAME, PUBLISHER_IDS, VP8, Wire, consumer_of, video_producer
 from rtp_build import build
 
 from router.producer import Producer
@@ -188,11 +188,14 @@ def test_a_slot_consumer_follows_another_producer_without_a_sequence_gap():
 
 
 def test_sender_reports_count_what_this_consumer_was_sent():
+    """RFC 3550 6.4.1: the octet count is payload only: no header, extensions, CSRCs or padding."""
     producer = video_producer()
     wire = Wire()
     consumer = consumer_of(producer, wire)
-    producer.layers[0].receive(build(sequence=1, timestamp=90000, ssrc=0x1111, payload=KEYFRAME))
-    producer.layers[0].receive(build(sequence=2, timestamp=93000, ssrc=0x1111, payload=DELTA))
+    producer.layers[0].receive(build(sequence=1, timestamp=90000, ssrc=0x1111, payload=KEYFRAME,
+                                     ids=PUBLISHER_IDS, mid="0", abs_send_time=5, csrc=[9], padding=7))
+    producer.layers[0].receive(build(sequence=2, timestamp=93000, ssrc=0x1111, payload=DELTA, padding=3))
+    producer.layers[0].receive(build(sequence=2, timestamp=93000, ssrc=0x1111, payload=DELTA))  # duplicate: not sent
     out_ts = parse_rtp(wire.sent[0]).timestamp
     producer.layers[0].on_sender_report(ntp_timestamp=0xE0000000_80000000, rtp_timestamp=90000 + 45000)
     report = consumer.sender_report()
@@ -201,6 +204,7 @@ def test_sender_reports_count_what_this_consumer_was_sent():
     assert sr.ssrc == 0x5000 and sr.ntp_timestamp == 0xE0000000_80000000
     assert sr.rtp_timestamp == (out_ts + 45000) & 0xFFFFFFFF
     assert sr.packet_count == 2 and sr.octet_count == len(KEYFRAME) + len(DELTA)
+    assert len(wire.sent) == 2 and sum(len(p) for p in wire.sent) > sr.octet_count + 2 * 12
 
 
 def test_an_inactive_consumer_sends_nothing_and_a_closed_one_stays_inactive():
@@ -213,6 +217,28 @@ def test_an_inactive_consumer_sends_nothing_and_a_closed_one_stays_inactive():
     consumer.activate()
     producer.layers[0].receive(build(sequence=2, ssrc=0x1111, payload=KEYFRAME))
     assert wire.sent == [] and not consumer.active and consumer not in producer.consumers
+
+
+def test_closing_an_active_consumer_leaves_nothing_forwarding_or_answering():
+    """A closed consumer's m-line may be recycled: it must not answer NACKs, send reports or packets."""
+    producer = video_producer()
+    wire = Wire()
+    consumer = consumer_of(producer, wire)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    layer.receive(build(sequence=2, ssrc=0x1111, payload=DELTA))
+    layer.on_sender_report(ntp(10.0), 1000)
+    assert consumer.active and consumer.sender_report() is not None
+    sent = [parse_rtp(p).sequence for p in wire.sent]
+    consumer.close()
+    assert consumer.closed and not consumer.active and not consumer.forwarding
+    assert consumer.producer is None and consumer.layer is None
+    assert consumer not in producer.consumers and consumer not in layer.consumers and consumer not in layer.pending
+    consumer.handle_nack(sent)
+    consumer.activate()  # a late answer for the recycled m-line changes nothing
+    layer.receive(build(sequence=3, ssrc=0x1111, payload=KEYFRAME))
+    assert len(wire.sent) == 2 and consumer.retransmissions == 0 and consumer.sender_report() is None
+    assert not consumer.active
 
 
 def test_a_subscriber_pli_reaches_the_layer_it_receives():

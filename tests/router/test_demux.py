@@ -61,6 +61,21 @@ def test_a_bound_stream_is_never_rebound_to_another_ssrc():
     assert producer.layers[0].packets == 1
 
 
+def test_a_bound_rtx_stream_is_never_rebound_and_media_never_taken_for_rtx():
+    producer = video_producer(media_ssrc=None, rtx_ssrc=None)
+    demux = PacketDemux(Wire())
+    demux.mid_extension_id = PUBLISHER_IDS[MID]
+    demux.add_producer(producer, "3")
+    demux.handle_rtp(build(payload_type=97, sequence=1, ssrc=0x7777, ids=PUBLISHER_IDS, mid="3", payload=b"\x00\x01"))
+    demux.handle_rtp(build(payload_type=97, sequence=1, ssrc=0x8888, ids=PUBLISHER_IDS, mid="3", payload=b"\x00\x01"))
+    demux.handle_rtp(build(sequence=5, ssrc=0x4444, ids=PUBLISHER_IDS, mid="3", payload=KEYFRAME))
+    # the media SSRC sending with the RTX payload type: still the media stream, not a second RTX one
+    demux.handle_rtp(build(payload_type=97, sequence=6, ssrc=0x4444, ids=PUBLISHER_IDS, mid="3", payload=KEYFRAME))
+    layer = producer.layers[0]
+    assert (layer.media_ssrc, layer.rtx_ssrc) == (0x4444, 0x7777) and demux.unknown_packets == 1
+    assert sorted(demux._media) == [0x4444] and sorted(demux._rtx) == [0x7777]
+
+
 def test_simulcast_layers_are_learnt_from_their_rids_and_rtx_from_the_repaired_rid():
     ids = {**PUBLISHER_IDS, REPAIRED_RID: 11}
     producer = video_producer(media_ssrc=None, rtx_ssrc=None, rids=("q", "h", "f"))

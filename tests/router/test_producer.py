@@ -146,7 +146,30 @@ def test_padding_only_rtx_probes_are_not_forwarded():
     layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
     probe = build(payload_type=97, sequence=50, ssrc=0x2222, payload=b"", padding=200)
     layer.receive_rtx(probe)
-    assert len(wire.sent) == 1 and layer.recovered == 0
+    # a probe is legitimate traffic: not forwarded, not a recovery, and not counted as malformed
+    assert len(wire.sent) == 1 and layer.recovered == 0 and producer.malformed == 0
+    assert layer.nack is not None and layer.nack.missing == []
+
+
+def test_a_packet_recovered_over_rtx_is_forwarded_in_place_and_kept_for_subscribers_nacks():
+    producer = video_producer()
+    wire = Wire()
+    consumer = consumer_of(producer, wire)
+    layer = producer.layers[0]
+    for seq in (1, 2, 4):
+        layer.receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME if seq == 1 else DELTA))
+    lost = build(sequence=3, ssrc=0x1111, payload=DELTA + b"3")
+    layer.receive_rtx(wrap_rtx(lost, parse_rtp(lost), rtx_ssrc=0x2222, rtx_payload_type=97, rtx_sequence=1))
+    assert layer.recovered == 1 and producer.packets_received == 4
+    out = [parse_rtp(p) for p in wire.sent]
+    assert [i.sequence - out[0].sequence for i in out] == [0, 1, 3, 2]  # its own place in the sequence
+    assert wire.sent[3][out[3].payload_start:] == DELTA + b"3"
+    consumer.handle_nack([out[3].sequence])  # the subscriber lost it as well: answered from the cache
+    resent = wire.sent[-1]
+    info = parse_rtp(resent)
+    assert consumer.retransmissions == 1 and info.ssrc == 0x5001
+    assert int.from_bytes(resent[info.payload_start:info.payload_start + 2], "big") == out[3].sequence
+    assert resent[info.payload_start + 2:] == DELTA + b"3"
 
 
 def test_a_stream_that_stalls_restarts_its_consumers_at_a_fresh_keyframe():
