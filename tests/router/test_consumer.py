@@ -252,3 +252,126 @@ def test_a_subscriber_pli_reaches_the_layer_it_receives():
         layer.keyframes.reset()
     consumer.handle_keyframe_request()
     assert [f.media_ssrc for p in link.rtcp for f in parse_feedback(p) if f.kind == "pli"] == [0x20]
+
+
+def test_counters_rates_and_the_first_sequence_number_a_consumer_was_given():
+    from router.consumer import Consumer
+
+    producer = video_producer()
+    wire = Wire()
+    consumer = Consumer("c9", producer, "bob", ssrc=0x5000, payload_type=100, link=wire, clock_rate=90000,
+                        kind="video", initial_sequence=40000)
+    assert (consumer.id, consumer.subscriber_id, consumer.kind) == ("c9", "bob", "video")
+    assert consumer.next_sequence == 40000 and not consumer.active and not consumer.closed
+    consumer.set_target(producer.layers[0])
+    consumer.activate()
+    for seq in range(1, 4):
+        producer.layers[0].receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME))
+    assert [parse_rtp(p).sequence for p in wire.sent] == [40000, 40001, 40002]
+    assert consumer.packets_sent == 3 and consumer.bytes_sent == sum(len(p) for p in wire.sent)
+    assert producer.layers[0].forwarded == 3
+    assert consumer.rate_bps == 0.0
+    consumer.measure(0.5)
+    assert consumer.rate_bps == consumer.bytes_sent * 8 / 0.5
+    consumer.measure(0.0)  # no time passed: the rate stays, the mark moves
+    assert consumer.rate_bps == consumer.bytes_sent * 8 / 0.5
+    producer.layers[0].receive(build(sequence=4, ssrc=0x1111, payload=KEYFRAME))
+    consumer.measure(2.0)
+    assert consumer.rate_bps == len(wire.sent[-1]) * 8 / 2.0
+
+
+def test_nack_answers_skip_what_they_cannot_answer_and_carry_the_subscribers_extension_ids():
+    from rtp_build import ABS_SEND_TIME
+
+    from router.header_extensions import find_extension
+
+    producer = video_producer()
+    wire = Wire()
+    consumer = consumer_of(producer, wire, extensions={ABS_SEND_TIME: 9})
+    for seq in range(1, 4):
+        producer.layers[0].receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME, ids=PUBLISHER_IDS, mid="0",
+                                         abs_send_time=seq))
+    out = [parse_rtp(p).sequence for p in wire.sent]
+    consumer.handle_nack([out[0]])
+    unsent = (out[2] + 1) & 0xFFFF
+    consumer.handle_nack([out[0], unsent, out[1], out[2]])  # repeated, not sent yet, then two answerable
+    resent = wire.sent[3:]
+    assert consumer.retransmissions == 3 and len(resent) == 3
+    rtx = [parse_rtp(p) for p in resent]
+    assert [r.sequence for r in rtx] == [1, 2, 3]  # the RTX stream's own sequence, from 1
+    assert [int.from_bytes(p[r.payload_start:r.payload_start + 2], "big") for p, r in zip(resent, rtx, strict=True)] \
+        == [out[0], out[1], out[2]]
+    for n, (p, r) in enumerate(zip(resent, rtx, strict=True), start=1):
+        assert find_extension(p, r, 9) == bytes([0, 0, n])  # the subscriber's ID for abs-send-time
+        assert find_extension(p, r, PUBLISHER_IDS["urn:ietf:params:rtp-hdrext:sdes:mid"]) is None
+
+
+def test_without_rtx_a_nack_is_answered_with_the_media_packet_itself():
+    from router.consumer import Consumer
+
+    producer = video_producer()
+    wire = Wire()
+    consumer = Consumer("c1", producer, "bob", ssrc=0x5000, payload_type=100, link=wire, clock_rate=90000,
+                        kind="video", extensions=dict(PUBLISHER_IDS))
+    consumer.set_target(producer.layers[0])
+    consumer.activate()
+    producer.layers[0].receive(build(sequence=1, timestamp=5000, ssrc=0x1111, payload=KEYFRAME))
+    first = parse_rtp(wire.sent[0])
+    consumer.handle_nack([first.sequence])
+    again = parse_rtp(wire.sent[1])
+    assert (again.ssrc, again.payload_type, again.sequence, again.timestamp) == (0x5000, 100, first.sequence,
+                                                                               first.timestamp)
+    assert wire.sent[1][again.payload_start:] == KEYFRAME
+
+
+def test_sender_reports_need_an_active_consumer_that_sent_something_from_a_layer_with_a_report():
+    producer = video_producer()
+    wire = Wire()
+    consumer = consumer_of(producer, wire)
+    layer = producer.layers[0]
+    assert consumer.sender_report() is None  # nothing sent
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    assert consumer.sender_report() is None  # no SR from the publisher yet
+    layer.on_sender_report(ntp(1.0), 1)
+    assert consumer.sender_report() is not None
+    consumer.active = False
+    assert consumer.sender_report() is None
+
+
+def test_retargeting_leaves_the_old_targets_queue_and_a_foreign_layer_is_refused():
+    producer = simulcast()
+    consumer = consumer_of(producer, Wire(), layer=0)
+    low, mid, high = producer.layers
+    assert consumer in low.pending
+    consumer.set_target(mid)
+    assert consumer not in low.pending and consumer in mid.pending and consumer.target is mid
+    consumer.set_target(mid)  # asking again queues it once
+    assert mid.pending.count(consumer) == 1
+    consumer.set_target(high)
+    assert consumer not in mid.pending and consumer in high.pending
+    other = video_producer()
+    try:
+        consumer.set_target(other.layers[0])
+    except ValueError as exc:
+        assert str(exc) == "a consumer's layer must belong to its producer"
+    else:
+        raise AssertionError("a layer of another producer was accepted")
+    high.receive(build(sequence=1, ssrc=0x30, payload=KEYFRAME))
+    assert consumer.layer is high and consumer in high.consumers
+    consumer.attach(low, parse_rtp(build(sequence=1, ssrc=0x10, payload=KEYFRAME)))  # not its target: ignored
+    assert consumer.layer is high and consumer not in low.consumers
+    consumer.set_target(None)
+    assert consumer.layer is None and consumer not in high.consumers and not consumer.forwarding
+
+
+def test_a_closed_producer_releases_its_consumers():
+    producer = video_producer()
+    wire = Wire()
+    consumer = consumer_of(producer, wire)
+    other = video_producer()
+    consumer.producer_closed(other)  # not its producer: nothing happens
+    assert consumer.producer is producer
+    producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    producer.close()
+    assert producer.closed and producer.consumers == [] and consumer.producer is None and consumer.layer is None
+    assert producer.layers[0].consumers == [] and producer.layers[0].cache.get(1) is None

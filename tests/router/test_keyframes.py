@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import fractions
 
 import av
@@ -80,6 +81,7 @@ def test_vp8_encoder_forced_keyframe_multi_packet():
     ],
 )
 def test_vp8_descriptor_extensions(descr):
+    descr = copy.copy(descr)  # changed below: the parameter itself is shared by every run of this test
     packets = vp8_packets(gop=3, count=3)
     key = next(bytes(p) for p in packets if p.is_keyframe)
     delta = next(bytes(p) for p in packets if not p.is_keyframe)

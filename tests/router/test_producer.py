@@ -226,3 +226,90 @@ def test_vp8_keyframes_tell_a_layers_picture_size():
     layer = producer.layers[0]
     layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
     assert (layer.width, layer.height) == (640, 480)
+
+
+def test_consumers_with_and_without_an_extension_mapping_each_get_the_packet():
+    producer = video_producer()
+    same, remapped, also_remapped = Wire(), Wire(), Wire()
+    ids_without_mid = {ABS_SEND_TIME: 2}
+    consumer_of(producer, same, ssrc=0x5000, extensions={})  # nothing of the publisher's is forwarded
+    consumer_of(producer, remapped, ssrc=0x6000, extensions={**ids_without_mid})
+    consumer_of(producer, also_remapped, ssrc=0x7000, extensions={**ids_without_mid})
+    plain = build(sequence=1, ssrc=0x1111, payload=KEYFRAME)  # no extension block: forwarded as it is
+    producer.layers[0].receive(plain)
+    producer.layers[0].receive(build(sequence=2, ssrc=0x1111, payload=KEYFRAME, ids=PUBLISHER_IDS, mid="0",
+                                     abs_send_time=77))
+    assert [len(w.sent) for w in (same, remapped, also_remapped)] == [2, 2, 2]
+    assert remapped.sent[1][12:] == also_remapped.sent[1][12:]
+    info = parse_rtp(remapped.sent[1])
+    assert find_extension(remapped.sent[1], info, 2) == bytes([0, 0, 77])
+    assert find_extension(remapped.sent[1], info, PUBLISHER_IDS[MID]) is None
+    assert same.sent[0][12:] == plain[12:] and producer.layers[0].forwarded == 6
+
+
+def test_forward_failures_are_counted_and_logged_once_per_thousand(caplog):
+    producer = video_producer()
+    broken = consumer_of(producer, Wire())
+
+    def explode(_data: bytes) -> None:
+        raise RuntimeError("boom")
+
+    broken._send_rtp = explode
+    with caplog.at_level("ERROR", logger="router.producer"):
+        for seq in range(1, 1001):
+            producer.layers[0].receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME))
+    assert producer.forward_errors == 1000
+    logged = [r.getMessage() for r in caplog.records if "forward_failed" in r.getMessage()]
+    assert logged == ["event=forward_failed producer=p1 count=1", "event=forward_failed producer=p1 count=1000"]
+
+
+def test_removing_a_consumer_takes_it_out_of_every_layer_list():
+    producer = video_producer(rids=("q", "h"), media_ssrc=None, rtx_ssrc=None)
+    producer.layers[0].media_ssrc, producer.layers[1].media_ssrc = 0x10, 0x20
+    stays, leaves = consumer_of(producer, Wire(), ssrc=0x5000), consumer_of(producer, Wire(), ssrc=0x6000)
+    producer.layers[0].receive(build(sequence=1, ssrc=0x10, payload=KEYFRAME))
+    leaves.set_target(producer.layers[1])  # forwarding layer 0, waiting for layer 1
+    stays.set_target(producer.layers[1])
+    producer.remove_consumer(leaves)
+    assert producer.consumers == [stays]
+    assert producer.layers[0].consumers == [stays] and producer.layers[1].pending == [stays]
+    producer.remove_consumer(leaves)  # twice: harmless
+    assert producer.layer_by_rid("h") is producer.layers[1] and producer.layer_by_rid("f") is None
+
+
+def test_pausing_keeps_consumers_in_place_and_only_resuming_queues_them_for_a_keyframe():
+    producer = video_producer(rids=("q", "h"), media_ssrc=None, rtx_ssrc=None)
+    producer.layers[0].media_ssrc, producer.layers[1].media_ssrc = 0x10, 0x20
+    low, high = consumer_of(producer, Wire(), ssrc=0x5000, layer=0), consumer_of(producer, Wire(), ssrc=0x6000, layer=1)
+    producer.layers[0].receive(build(sequence=1, ssrc=0x10, payload=KEYFRAME))
+    producer.layers[1].receive(build(sequence=1, ssrc=0x20, payload=KEYFRAME))
+    producer.set_paused(True)
+    assert producer.layers[0].consumers == [low] and producer.layers[1].consumers == [high]
+    assert low.layer is producer.layers[0]
+    producer.set_paused(False)
+    assert producer.layers[0].pending == [low] and producer.layers[1].pending == [high]  # every layer, not the first
+    assert low.layer is None and high.layer is None
+
+
+def test_audio_producers_send_no_remb_and_need_no_nack_timer():
+    audio = video_producer(kind="audio", rtx_ssrc=None)
+    consumer_of(audio, Wire(), kind="audio")
+    audio.layers[0].receive(build(payload_type=111, sequence=1, ssrc=0x1111, payload=b"opus", ids=PUBLISHER_IDS,
+                                  audio_level=(True, 5)))  # a level, but nobody listens: fine
+    audio.nack_tick(now_ms=1e9)  # audio keeps no NACK state
+    kinds = {f.kind for f in parse_feedback(audio.rtcp_tick(now=10.0))}
+    assert kinds == {"rr"}
+    video = video_producer()
+    assert {f.kind for f in parse_feedback(video.rtcp_tick(now=10.0))} == set()  # no consumer, no packet: nothing
+
+
+def test_sender_reports_and_keyframe_requests_by_producer_reach_the_right_layer():
+    link = Wire()
+    producer = video_producer(link, rids=("q", "h"), media_ssrc=None, rtx_ssrc=None)
+    producer.layers[0].media_ssrc, producer.layers[1].media_ssrc = 0x10, 0x20
+    producer.sender_report(0x20, 0xE000_0000_0000_0000, 99)
+    assert producer.layers[0].sender_report is None and producer.layers[1].sender_report == (0xE000_0000_0000_0000, 99)
+    producer.request_keyframe(now=50.0)
+    assert sorted(f.media_ssrc for f in feedback(link, "pli")) == [0x10, 0x20]
+    producer.request_keyframe(now=50.5)  # within the interval: held back
+    assert len(feedback(link, "pli")) == 2 and producer.keyframe_requests_sent == 2
