@@ -313,3 +313,108 @@ def test_sender_reports_and_keyframe_requests_by_producer_reach_the_right_layer(
     assert sorted(f.media_ssrc for f in feedback(link, "pli")) == [0x10, 0x20]
     producer.request_keyframe(now=50.5)  # within the interval: held back
     assert len(feedback(link, "pli")) == 2 and producer.keyframe_requests_sent == 2
+
+
+def test_layer_counters_and_bitrate_are_exact():
+    link = Wire()
+    producer = video_producer(link)
+    layer = producer.layers[0]
+    assert (layer.packets, layer.bytes, layer.bitrate_bps, layer.width, layer.height) == (0, 0, 0.0, 0, 0)
+    assert not layer.active(1000.0) and layer.receiver_report() is None
+    sizes = []
+    for seq, payload in ((1, KEYFRAME), (2, DELTA), (4, DELTA)):
+        packet = build(sequence=seq, ssrc=0x1111, payload=payload)
+        sizes.append(len(packet))
+        layer.receive(packet)
+    layer.receive(b"\x80\x60\x00")  # too short: malformed
+    layer.receive_rtx(b"\x80\x61\x00")
+    assert producer.malformed == 2 and layer.packets == 3 and layer.bytes == sum(sizes)
+    assert layer.keyframes_received == 1 and producer.nacks_sent == 1  # 3 went missing
+    lost = build(sequence=3, ssrc=0x1111, payload=DELTA)
+    rtx = wrap_rtx(lost, parse_rtp(lost), rtx_ssrc=0x2222, rtx_payload_type=97, rtx_sequence=1)
+    layer.receive_rtx(rtx)
+    assert layer.recovered == 1 and layer.bytes == sum(sizes) + len(rtx) and producer.packets_received == 4
+    report = layer.receiver_report()
+    assert report is not None and (report.ssrc, report.packets_lost, report.highest_sequence) == (0x1111, 0, 4)
+    assert (report.lsr, report.dlsr) == (0, 0)  # no SR from the publisher yet
+    now = layer.last_arrival
+    assert layer.active(now + 0.999) and not layer.active(now + 1.0)
+    layer.measure(100.0)  # the first tick only sets the mark
+    assert layer.bitrate_bps == 0.0
+    layer.receive(build(sequence=5, ssrc=0x1111, payload=bytes(988)))  # 1000 bytes
+    layer.measure(102.0)
+    assert layer.bitrate_bps == 1000 * 8 / 2.0
+    layer.receive(build(sequence=6, ssrc=0x1111, payload=bytes(1988)))  # 2000 bytes
+    layer.measure(103.0)
+    assert layer.bitrate_bps == 0.6 * 4000.0 + 0.4 * 16000.0
+    layer.measure(103.0)  # no time passed: unchanged
+    assert layer.bitrate_bps == 0.6 * 4000.0 + 0.4 * 16000.0
+    layer.close()
+    assert layer.consumers == [] and layer.pending == [] and layer.cache.get(1) is None
+
+
+def test_receiver_reports_echo_the_publishers_last_sender_report():
+    import time
+
+    producer = video_producer()
+    layer = producer.layers[0]
+    layer.receive(build(sequence=10, ssrc=0x1111, payload=KEYFRAME))
+    layer.on_sender_report(0x1234_5678_9ABC_DEF0, 1000)
+    layer.sender_report_at = time.time() - 0.5
+    report = layer.receiver_report()
+    assert report.lsr == 0x5678_9ABC and abs(report.dlsr - 0.5 * 65536) < 0.05 * 65536
+    layer.sender_report_at = time.time() + 10  # a clock step backwards: no delay claimed
+    assert layer.receiver_report().dlsr == 0
+    layer.sender_report_at = time.time() - 70_000  # too long ago for the 16.16 field
+    assert layer.receiver_report().dlsr == 0
+
+
+def test_a_keyframe_recovered_over_rtx_starts_a_waiting_consumer():
+    producer = video_producer()
+    wire = Wire()
+    consumer_of(producer, wire)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=DELTA))
+    layer.receive(build(sequence=3, ssrc=0x1111, payload=DELTA))
+    key = build(sequence=2, ssrc=0x1111, payload=KEYFRAME)
+    layer.receive_rtx(wrap_rtx(key, parse_rtp(key), rtx_ssrc=0x2222, rtx_payload_type=97, rtx_sequence=1))
+    assert len(wire.sent) == 1 and wire.sent[0][parse_rtp(wire.sent[0]).payload_start:] == KEYFRAME
+    assert layer.keyframes_received == 0  # counted for packets that arrived as media only
+
+
+def test_a_stall_forgets_old_gaps_and_asks_for_a_keyframe_at_once():
+    link = Wire()
+    producer = video_producer(link)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    layer.receive(build(sequence=5, ssrc=0x1111, payload=DELTA))  # 2..4 missing
+    layer.request_keyframe()  # the limiter now holds back requests for a second
+    plis = len(feedback(link, "pli"))
+    layer.last_arrival -= 1.001
+    layer.receive(build(sequence=6, ssrc=0x1111, payload=DELTA))
+    assert layer.stalls == 1 and layer.nack.missing == [] and len(feedback(link, "pli")) == plis + 1
+    layer.last_arrival -= 0.999  # not quite a stall
+    layer.receive(build(sequence=7, ssrc=0x1111, payload=DELTA))
+    assert layer.stalls == 1
+
+
+def test_a_sequence_restart_asks_for_a_keyframe_even_right_after_another_request():
+    link = Wire()
+    producer = video_producer(link)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    layer.request_keyframe()
+    plis = len(feedback(link, "pli"))
+    layer.receive(build(sequence=20_000, ssrc=0x1111, payload=DELTA))
+    assert len(feedback(link, "pli")) == plis + 1 and producer.keyframe_requests_sent == plis + 1
+
+
+def test_keyframe_requests_from_the_timer_are_counted_and_a_layer_without_ssrc_sends_nothing():
+    producer = video_producer(media_ssrc=None, rtx_ssrc=None)
+    layer = producer.layers[0]
+    layer.pending = [object()]  # type: ignore[list-item]
+    assert layer.pli_if_due(5.0) == b"" and producer.keyframe_requests_sent == 0
+    layer.media_ssrc = 0x1111
+    assert parse_feedback(layer.pli_if_due(5.0))[0].kind == "pli" and producer.keyframe_requests_sent == 1
+    layer.request_missing(7)  # nothing received yet: nothing to ask for
+    assert producer.nacks_sent == 0
