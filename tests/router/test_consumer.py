@@ -311,8 +311,9 @@ def test_without_rtx_a_nack_is_answered_with_the_media_packet_itself():
 
     producer = video_producer()
     wire = Wire()
+    # an RTX payload type without an RTX SSRC is no RTX stream either
     consumer = Consumer("c1", producer, "bob", ssrc=0x5000, payload_type=100, link=wire, clock_rate=90000,
-                        kind="video", extensions=dict(PUBLISHER_IDS))
+                        kind="video", extensions=dict(PUBLISHER_IDS), rtx_payload_type=101)
     consumer.set_target(producer.layers[0])
     consumer.activate()
     producer.layers[0].receive(build(sequence=1, timestamp=5000, ssrc=0x1111, payload=KEYFRAME))
