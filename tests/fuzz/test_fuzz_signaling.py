@@ -49,9 +49,15 @@ VALUE_FOR = {  # near-valid values per field name, mixed with anything at all
                                        "usernameFragment": st.none() | text}),
     "tracks": st.lists(st.fixed_dictionaries({"mid": text, "source": st.sampled_from(["camera", "screen", "mic"])}),
                        max_size=10),
+    "slots": st.lists(st.fixed_dictionaries({"mid": text, "kind": st.sampled_from(["audio", "video", "data"])}),
+                      max_size=70),
+    "tiles": st.lists(st.fixed_dictionaries({"participantId": text, "source": st.sampled_from(["camera", "screen", "x"]),
+                                             "width": st.integers(-1, 20000), "height": st.integers(-1, 20000)}),
+                      max_size=110),
     "text": text,
     "clientMsgId": text,
 }
+assert set(VALUE_FOR) >= {spec.name for fields in SCHEMAS.values() for spec in fields}, "a field without values"
 
 
 @st.composite
