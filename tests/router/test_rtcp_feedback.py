@@ -235,3 +235,18 @@ def test_nack_lists_that_wrap_or_span_half_the_sequence_space():
     assert fb.lost == [0x8000, 0xFFFF]
     (fb,) = parse_feedback(build_nack(1, 2, [0x10005]))  # out-of-range input is taken modulo 2^16
     assert fb.lost == [5]
+
+
+def test_limiter_pending_flag_is_a_boolean_that_due_and_reset_clear():
+    lim = KeyframeRequestLimiter(1.0)
+    assert lim.pending is False
+    lim.request(0.0)
+    lim.request(0.5)
+    assert lim.pending is True
+    assert lim.due(1.0) and lim.pending is False
+    lim.request(1.2)
+    lim.reset()
+    assert lim.pending is False and lim.request(1.3)  # reset also forgets the last request
+    lim.request(1.4)
+    lim.reset_pending()
+    assert lim.pending is False and not lim.due(5.0)

@@ -120,6 +120,8 @@ def test_run_lengths_one_bit_and_two_bit_vectors_are_chosen_by_the_rule():
     assert int.from_bytes(seven[20:22], "big") == 0x2007 and int.from_bytes(seven[22:24], "big") == 0x0001
     six = build_feedback(1, 2, 0, [t] * 6 + [None] * 8, 0)
     assert int.from_bytes(six[20:22], "big") == 0b1_0_11111100000000  # one-bit vector of 14
+    longer = build_feedback(1, 2, 0, [t] * 6 + [None] * 8 + [t], 0)  # 14 of 15: still a one-bit vector
+    assert [int.from_bytes(longer[i:i + 2], "big") for i in (20, 22)] == [0b1_0_11111100000000, 0x2001]
     # fewer than 14 symbols left, none large: two-bit vector of what remains
     short = build_feedback(1, 2, 0, [t, None, t, None, t], 0)
     assert int.from_bytes(short[20:22], "big") == 0b11_01_00_01_00_01_00_00
@@ -179,6 +181,8 @@ def test_the_recorder_places_late_packets_caps_its_memory_and_counts_messages():
     messages = [parse_feedback_fci(p) for p in flood.feedback(media_ssrc=2)]
     assert [len(m.arrivals) for m in messages] == [1000, 1000, 1000, 1000]  # the 4001st was not kept
     assert [m.feedback_count for m in messages] == [0, 1, 2, 3] and flood.sent == 4
+    flood.record(4001, 3_000_000)
+    assert len(flood.feedback(media_ssrc=2)) == 1 and flood.sent == 5  # a running total
 
 
 def test_empty_stretches_are_skipped_and_a_long_silence_reports_only_the_recent_past():
