@@ -376,3 +376,94 @@ def test_a_closed_producer_releases_its_consumers():
     producer.close()
     assert producer.closed and producer.consumers == [] and consumer.producer is None and consumer.layer is None
     assert producer.layers[0].consumers == [] and producer.layers[0].cache.get(1) is None
+
+
+def test_nacks_across_the_sequence_wrap_and_for_the_oldest_kept_runs_are_answered():
+    from router.consumer import Consumer
+
+    producer = video_producer()
+    wire = Wire()
+    consumer = Consumer("c1", producer, "bob", ssrc=0x5000, payload_type=100, link=wire, clock_rate=90000,
+                        kind="video", rtx_ssrc=0x5001, rtx_payload_type=101, initial_sequence=65528)
+    consumer.set_target(producer.layers[0])
+    consumer.activate()
+    layer = producer.layers[0]
+    seq = 1
+    firsts = []  # the first output sequence of each run (a pause starts a new run)
+    for run in range(10):
+        for part in range(3):
+            layer.receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME + bytes([run, part])))
+            if part == 0:
+                firsts.append(parse_rtp(wire.sent[-1]).sequence)
+            seq += 1
+        producer.set_paused(True)
+        seq += 5  # withheld while paused
+        producer.set_paused(False)
+    assert firsts[:3] == [65528, 65531, 65534]  # run 2 is 65534, 65535, 0: it spans the wrap
+    sent = len(wire.sent)
+    consumer.handle_nack([65535, 0])
+    resent = wire.sent[sent:]
+    assert [p[parse_rtp(p).payload_start + 2:] for p in resent] == [KEYFRAME + bytes([2, 1]), KEYFRAME + bytes([2, 2])]
+    # eight runs are remembered: the oldest two (0 and 1) are forgotten, run 2 is the oldest kept
+    consumer.handle_nack([firsts[0], firsts[1]])
+    consumer.handle_nack([firsts[2]])
+    assert len(wire.sent) == sent + 3 and wire.sent[-1][parse_rtp(wire.sent[-1]).payload_start + 2:] == \
+        KEYFRAME + bytes([2, 0])
+
+
+def test_a_nack_is_answered_again_after_a_round_trip_and_same_slot_numbers_do_not_block_each_other():
+    import time
+
+    producer = video_producer()
+    wire = Wire()
+    wire.rtt.rtt_ms = 30.0
+    consumer = consumer_of(producer, wire)
+    for seq in range(1, 300):
+        producer.layers[0].receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME))
+    out = [parse_rtp(p).sequence for p in wire.sent]
+    consumer.handle_nack([out[10], out[10 + 256]])  # 256 apart: the same slot of the resent ring
+    assert consumer.retransmissions == 2
+    time.sleep(0.06)  # two round trips later: the first copy may be lost too
+    consumer.handle_nack([out[10]])
+    assert consumer.retransmissions == 3
+
+
+def test_the_budget_refills_between_nacks_and_a_packet_never_received_does_not_stop_the_rest():
+    import time
+
+    link = Wire()
+    producer = video_producer(link)
+    wire = Wire()
+    consumer = consumer_of(producer, wire)
+    layer = producer.layers[0]
+    for seq in range(1, 50):
+        if seq != 20:  # 20 never arrives
+            layer.receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME + bytes(1000)))
+    out = [parse_rtp(p).sequence for p in wire.sent]
+    gap = (out[18] + 1) & 0xFFFF  # where 20 would have been
+    consumer.handle_nack([gap, *out[:40]])  # 40 x 1 063 bytes: more than the 32 000 byte burst
+    first = consumer.retransmissions
+    assert 0 < first < 40 and wire.retransmit_budget.refused == 1
+    time.sleep(0.2)  # refills at least 6 400 bytes
+    consumer.handle_nack(out[first:first + 5])
+    assert consumer.retransmissions >= first + 5
+
+
+def test_a_consumer_without_a_source_ignores_nacks_and_has_no_report():
+    from router.consumer import Consumer
+
+    wire = Wire()
+    slot = Consumer("slot", None, "bob", ssrc=0x5000, payload_type=100, link=wire, clock_rate=90000, kind="video")
+    slot.activate()
+    slot.handle_nack([1, 2, 0x7FFF])
+    assert wire.sent == [] and slot.sender_report() is None and slot.extension_key is None
+
+
+def test_a_consumer_that_stopped_forwarding_sends_no_sender_report():
+    producer = video_producer()
+    consumer = consumer_of(producer, Wire())
+    producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    producer.layers[0].on_sender_report(ntp(1.0), 1)
+    assert consumer.sender_report() is not None
+    consumer.set_target(None)
+    assert consumer.packets_sent == 1 and consumer.sender_report() is None

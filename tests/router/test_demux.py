@@ -294,3 +294,90 @@ def test_remb_estimates_add_up_expire_and_forget_ssrcs_no_longer_ours():
     demux._estimates[0x7100] = (1, (0x7100,), now)
     demux.handle_rtcp(build_remb(0xBBBB, 7, [0x5020]))
     assert set(demux._estimates) == {0x5020}  # more than 2 x consumers + 8: the stale ones go
+
+
+def test_packets_that_cannot_be_bound_are_counted_as_unknown_never_bound():
+    ids = {**PUBLISHER_IDS, REPAIRED_RID: 11}
+    plain = video_producer(media_ssrc=None, rtx_ssrc=None)
+    layered = video_producer(media_ssrc=None, rtx_ssrc=None, rids=("q", "h"))
+    closed = video_producer(media_ssrc=None, rtx_ssrc=None)
+    demux = PacketDemux(Wire())
+    demux.mid_extension_id = ids[MID]
+    demux.add_producer(plain, "0")
+    demux.add_producer(layered, "1")
+    demux.add_producer(closed, "2")
+    closed.close()
+    bad = [
+        build(sequence=1, ssrc=0x100, payload=KEYFRAME),  # no mid at all
+        build(sequence=1, ssrc=0x101, ids=ids, mid="9", payload=KEYFRAME),  # nobody's mid
+        build(sequence=1, ssrc=0x102, ids=ids, mid="2", payload=KEYFRAME),  # a closed producer's
+        build(payload_type=63, sequence=1, ssrc=0x103, ids=ids, mid="0", payload=KEYFRAME),  # not its codec
+        build(sequence=1, ssrc=0x104, ids=ids, mid="1", payload=KEYFRAME),  # simulcast without a rid
+        build(sequence=1, ssrc=0x105, ids=ids, mid="1", rtp_stream_id="f", payload=KEYFRAME),  # no such layer
+        build(sequence=1, ssrc=0x106, ids=ids, mid="\\xff", payload=KEYFRAME),  # not even ASCII
+        build(sequence=1, ssrc=0x107, ids=ids, mid="1", rtp_stream_id="\\xffq", payload=KEYFRAME),
+        b"\\x90\\x60\\x00\\x01" + bytes(4) + b"\\x00\\x00\\x01\\x08" + b"\\xbe\\xde\\x00\\x09",  # a truncated extension
+    ]
+    for packet in bad:
+        demux.handle_rtp(packet)
+    assert demux.unknown_packets == len(bad) and demux._media == {} and demux._rtx == {}
+    demux.rid_extension_id = None  # a simulcast producer but no rid negotiated: nothing to go by
+    demux.handle_rtp(build(sequence=1, ssrc=0x108, ids=ids, mid="1", rtp_stream_id="q", payload=KEYFRAME))
+    assert demux.unknown_packets == len(bad) + 1
+
+
+def test_ssrc_zero_and_header_only_packets_are_ordinary_streams():
+    producer = video_producer(media_ssrc=None, rtx_ssrc=None)
+    demux = PacketDemux(Wire())
+    demux.mid_extension_id = PUBLISHER_IDS[MID]
+    demux.add_producer(producer, "0")
+    demux.handle_rtp(build(sequence=1, ssrc=0, ids=PUBLISHER_IDS, mid="0", payload=KEYFRAME))
+    assert producer.layers[0].media_ssrc == 0
+    announced = video_producer(media_ssrc=0x81234567, rtx_ssrc=None)
+    demux.add_producer(announced, "1")
+    demux.handle_rtp(bytes([0x80, 96, 0, 1]) + bytes(4) + (0x81234567).to_bytes(4, "big"))  # 12 bytes, no payload
+    assert announced.layers[0].packets == 1 and demux.unknown_packets == 0
+
+
+def test_media_and_rtx_streams_together_are_limited():
+    demux = PacketDemux(Wire())
+    demux.mid_extension_id = PUBLISHER_IDS[MID]
+    for i in range(MAX_BOUND_SSRCS // 2):
+        producer = video_producer(media_ssrc=None, rtx_ssrc=None)
+        demux.add_producer(producer, str(i))
+        demux.handle_rtp(build(sequence=1, ssrc=0x100 + i, ids=PUBLISHER_IDS, mid=str(i), payload=KEYFRAME))
+        demux.handle_rtp(build(payload_type=97, sequence=1, ssrc=0x200 + i, ids=PUBLISHER_IDS, mid=str(i),
+                               payload=b"\\x00\\x01"))
+    assert len(demux._media) == len(demux._rtx) == MAX_BOUND_SSRCS // 2
+    extra = video_producer(media_ssrc=None, rtx_ssrc=None)
+    demux.add_producer(extra, "x")
+    demux.handle_rtp(build(sequence=1, ssrc=0x300, ids=PUBLISHER_IDS, mid="x", payload=KEYFRAME))
+    assert extra.layers[0].media_ssrc is None
+
+
+def test_feedback_counts_can_be_shared_and_remb_reads_at_most_64_ssrcs():
+    shared = dict.fromkeys(("pli", "fir", "nack", "remb"), 0)
+    wire = Wire()
+    consumer = consumer_of(video_producer(), wire, ssrc=0x5000)
+    one, two = PacketDemux(wire, shared), PacketDemux(wire, shared)
+    for demux in (one, two):
+        demux.add_consumer(consumer)
+        demux.handle_rtcp(build_pli(0xBBBB, 0x5000))
+    assert shared["pli"] == 2 and one.feedback_counts is shared
+    one.handle_rtcp(build_remb(0xBBBB, 1_000, [0x9000 + i for i in range(64)] + [0x5000]))  # ours is the 65th
+    assert one._estimates == {}
+
+
+def test_estimates_expire_exactly_after_five_seconds_and_a_stale_one_hides_no_fresh_one():
+    wire = Wire()
+    producer = video_producer()
+    first, second = consumer_of(producer, wire, ssrc=0x5000), consumer_of(producer, wire, ssrc=0x6000)
+    demux = PacketDemux(wire)
+    demux.add_consumer(first)
+    demux.add_consumer(second)
+    first.rate_bps = second.rate_bps = 1.0
+    demux._estimates[0x5000] = (100_000, (0x5000,), 10.0)
+    demux._estimates[0x6000] = (0, (0x6000,), 12.0)  # below 0.9 x 1 b/s: congestion
+    assert demux.subscriber_estimate(15.0) == (100_000, True)
+    assert demux.subscriber_estimate(15.001) == (0 + 1.0, True)  # the first is stale, the second still counts
+    assert demux.subscriber_estimate(17.001) == (None, False)

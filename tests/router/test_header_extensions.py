@@ -276,3 +276,11 @@ def test_one_byte_ids_up_to_14_are_patched_in_place_and_15_is_never_written():
     moved = rewrite_extensions(data, info, {4: 15, 2: 2})  # 15 is reserved in the one-byte form
     moved_info = parse_rtp(moved)
     assert moved_info.extension_profile == 0x1000 and find_extension(moved, moved_info, 15) == b"0"
+
+
+def test_mapping_to_id_14_with_a_dropped_element_is_patched_in_place():
+    data = build(ids=CHROME, mid="0", abs_send_time=7, transport_sequence_number=5, payload=b"p")
+    out = rewrite_extensions(data, parse_rtp(data), {4: 14, 2: 2})  # TWCC dropped: zeroed in place
+    assert len(out) == len(data)
+    info = parse_rtp(out)
+    assert find_extension(out, info, 14) == b"0" and find_extension(out, info, 3) is None

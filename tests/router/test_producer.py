@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from forwarding_build import DELTA, KEYFRAME, PUBLISHER_IDS, Wire, consumer_of, video_producer
 from rtp_build import ABS_SEND_TIME, AUDIO_LEVEL, MID, build
 
@@ -68,10 +70,13 @@ def test_a_consumer_still_waiting_re_requests_its_keyframe_until_it_comes():
     producer = video_producer(link)
     consumer_of(producer, Wire())
     first = len(feedback(link, "pli"))
-    later = [parse_feedback(producer.rtcp_tick(now=t, reports=False)) for t in (10_000.0, 10_001.2, 10_002.4)]
+    # the first request used the monotonic clock: the timer's instants must come after it (not after a
+    # fixed 10 000 s, which a machine up for longer than that has passed)
+    base = time.monotonic() + 100.0
+    later = [parse_feedback(producer.rtcp_tick(now=base + t, reports=False)) for t in (0.0, 1.2, 2.4)]
     assert first == 1 and all(any(f.kind == "pli" for f in out) for out in later)
     producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
-    assert not any(f.kind == "pli" for f in parse_feedback(producer.rtcp_tick(now=10_004.0, reports=False)))
+    assert not any(f.kind == "pli" for f in parse_feedback(producer.rtcp_tick(now=base + 4.0, reports=False)))
 
 
 def test_unmute_resumes_every_consumer_at_a_keyframe_with_no_sequence_gap():
@@ -205,12 +210,14 @@ def test_one_failing_consumer_does_not_stop_the_others():
 
 def test_audio_levels_feed_the_speaker_observer():
     heard: list[tuple[str, int, bool]] = []
+    times: list[float] = []
     producer = video_producer(kind="audio")
-    producer._on_audio_level = lambda pid, level, voiced, now: heard.append((pid, level, voiced))
+    producer._on_audio_level = lambda pid, level, voiced, now: (heard.append((pid, level, voiced)), times.append(now))
     producer.audio_level_id = PUBLISHER_IDS[AUDIO_LEVEL]
     producer.layers[0].receive(build(payload_type=111, sequence=1, ssrc=0x1111, ids=PUBLISHER_IDS, mid="0",
                                      audio_level=(True, 20), payload=b"opus"))
     assert heard == [("alice", 20, True)]
+    assert abs(times[0] - producer.layers[0].last_arrival * 1000.0) < 1e-6  # milliseconds, at arrival
 
 
 def test_remb_to_the_publisher_is_the_ceiling_for_every_layer():
@@ -313,6 +320,18 @@ def test_sender_reports_and_keyframe_requests_by_producer_reach_the_right_layer(
     assert sorted(f.media_ssrc for f in feedback(link, "pli")) == [0x10, 0x20]
     producer.request_keyframe(now=50.5)  # within the interval: held back
     assert len(feedback(link, "pli")) == 2 and producer.keyframe_requests_sent == 2
+    producer.request_keyframe(now=60.0)  # the caller's clock decides
+    assert len(feedback(link, "pli")) == 4
+
+
+def test_resuming_queues_the_consumers_of_every_layer_even_after_one_without_any():
+    producer = video_producer(rids=("q", "h"), media_ssrc=None, rtx_ssrc=None)
+    producer.layers[0].media_ssrc, producer.layers[1].media_ssrc = 0x10, 0x20
+    high = consumer_of(producer, Wire(), ssrc=0x6000, layer=1)
+    producer.layers[1].receive(build(sequence=1, ssrc=0x20, payload=KEYFRAME))
+    producer.set_paused(True)
+    producer.set_paused(False)
+    assert producer.layers[1].pending == [high] and high.layer is None
 
 
 def test_layer_counters_and_bitrate_are_exact():
