@@ -151,3 +151,14 @@ def test_recovered_clear_before_and_rerequest_at_their_edges():
     fresh.received(11, 0.0)
     fresh.recovered(9)  # nothing missing: nothing to do
     assert fresh.rerequest(9, 0.0) and fresh.due(0.0, rtt_ms=10) == [9] and fresh.requested == 1
+
+
+def test_a_keyframe_clears_the_gaps_before_it_and_only_those():
+    tracker = NackTracker()
+    tracker.received(1, 0.0)
+    tracker.received(5, 0.0)  # 2, 3, 4 missing
+    tracker.received(9, 0.0)  # 6, 7, 8 missing
+    tracker.clear_before(5)  # a keyframe starts at 5
+    assert tracker.missing == [6, 7, 8]
+    tracker.clear_before(9)
+    assert tracker.missing == []
