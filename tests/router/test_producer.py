@@ -437,3 +437,59 @@ def test_keyframe_requests_from_the_timer_are_counted_and_a_layer_without_ssrc_s
     assert parse_feedback(layer.pli_if_due(5.0))[0].kind == "pli" and producer.keyframe_requests_sent == 1
     layer.request_missing(7)  # nothing received yet: nothing to ask for
     assert producer.nacks_sent == 0
+
+
+def test_rtx_edge_cases_an_empty_original_audio_rtx_and_a_restart_after_a_repair():
+    producer = video_producer()
+    wire = Wire()
+    consumer_of(producer, wire)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    empty = build(sequence=2, ssrc=0x1111, payload=b"")
+    layer.receive_rtx(wrap_rtx(empty, parse_rtp(empty), rtx_ssrc=0x2222, rtx_payload_type=97, rtx_sequence=1))
+    assert layer.recovered == 1 and len(wire.sent) == 2  # just the OSN: a packet with an empty payload
+    layer.receive(build(sequence=9000, ssrc=0x1111, payload=KEYFRAME))  # a restart: the consumer rebases
+    assert len(wire.sent) == 3
+    audio = video_producer(kind="audio", rtx_ssrc=0x2222)
+    listener = Wire()
+    consumer_of(audio, listener, kind="audio")
+    opus = build(payload_type=111, sequence=7, ssrc=0x1111, payload=b"opus")
+    audio.layers[0].receive_rtx(wrap_rtx(opus, parse_rtp(opus), rtx_ssrc=0x2222, rtx_payload_type=112, rtx_sequence=1))
+    assert len(listener.sent) == 1  # every audio packet starts a consumer, repaired or not
+
+
+def test_audio_layers_need_no_keyframe_requests_and_survive_a_stall():
+    audio = video_producer(kind="audio", rtx_ssrc=None)
+    consumer_of(audio, Wire(), kind="audio")  # waiting for its first packet
+    assert audio.rtcp_tick(now=10.0, reports=False) == b""
+    layer = audio.layers[0]
+    layer.receive(build(payload_type=111, sequence=1, ssrc=0x1111, payload=b"opus"))
+    layer.last_arrival -= 2.0
+    layer.receive(build(payload_type=111, sequence=2, ssrc=0x1111, payload=b"opus"))
+    assert layer.stalls == 1 and audio.keyframe_requests_sent == 0
+
+
+def test_keyframe_requests_on_the_own_clock_and_a_rerequest_waits_a_round_trip_to_repeat():
+    link = Wire()
+    producer = video_producer(link)
+    layer = producer.layers[0]
+    layer.request_keyframe()
+    layer.request_keyframe()  # the limiter's own clock: held back
+    assert len(feedback(link, "pli")) == 1
+    for seq in (1, 2, 5):  # 3 and 4 go missing: asked for at once
+        layer.receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME if seq == 1 else DELTA))
+    assert sorted(feedback(link, "nack")[-1].lost) == [3, 4]
+    layer.nack._missing.clear()  # the tracker gave up on them
+    layer.request_missing(3)  # a subscriber still wants 3: asked again at once
+    assert feedback(link, "nack")[-1].lost == [3] and producer.nacks_sent == 2
+    producer.nack_tick(time.monotonic() * 1000.0)  # asked a moment ago: not again yet
+    assert producer.nacks_sent == 2
+
+
+def test_a_receiver_report_right_after_a_sender_report_has_a_tiny_delay():
+    producer = video_producer()
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    layer.on_sender_report(0x0001_0002_0003_0004, 5)
+    report = layer.receiver_report()
+    assert report.lsr == 0x0002_0003 and 0 <= report.dlsr < 65536 // 2
