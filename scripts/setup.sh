@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what `make run` (mode "run"), `make test` ("test"), `make lint` ("lint") or `make bench` ("bench") needs, on a
-# fresh Debian 12 / Ubuntu 24.04 whose python3 refuses `pip install` outside a virtual environment (PEP 668).
+# Installs what `make run` (mode "run"), `make test` ("test"), `make lint` ("lint"), `make bench` ("bench") or
+# `make mutate` ("mutate") needs, on a fresh Debian 12 / Ubuntu 24.04 whose python3 refuses `pip install` outside
+# a virtual environment (PEP 668).
 #
 # - Python packages go into the project's own virtual environment, .venv/ (VENV=...), made with the
 #   system's python3 (PYTHON=...); `make clean` (or `rm -rf .venv`) removes it.
@@ -54,6 +55,7 @@ PY="$VENV/bin/python"
 
 case "$mode" in
   test | lint) extras="[test]" ;;
+  mutate) extras="[test,mutate]" ;;
   bench) extras="[bench]" ;;
   *) extras="" ;;
 esac
@@ -66,7 +68,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 # --- the web client: committed, built; say so when it does not match web/ ----------------------------------
-if [ "$mode" != test ] && ! "$PY" -m sfu.web_build >/dev/null 2>&1; then
+if [ "$mode" != test ] && [ "$mode" != mutate ] && ! "$PY" -m sfu.web_build >/dev/null 2>&1; then
   say "warning: $("$PY" -m sfu.web_build 2>&1 || true)"
 fi
 

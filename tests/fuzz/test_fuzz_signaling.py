@@ -57,6 +57,7 @@ VALUE_FOR = {  # near-valid values per field name, mixed with anything at all
     "text": text,
     "clientMsgId": text,
 }
+assert set(VALUE_FOR) >= {spec.name for fields in SCHEMAS.values() for spec in fields}, "a field without values"
 
 
 @st.composite

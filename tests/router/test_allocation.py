@@ -91,3 +91,89 @@ def test_congestion_turns_the_estimate_into_a_budget_for_a_while():
     budget.budget(300_000, True, 14.0)
     budget.budget(300_000, True, 14.5)
     assert budget.budget(900_000, False, 30.0) == 900_000  # congestion again soon: held twice as long
+
+
+def test_the_default_timings_upgrade_after_one_second_and_probe_after_three():
+    allocator = BandwidthAllocator()
+    d = [demand("a")]
+    assert allocator.allocate(d, 600_000, 0.0) == {"a": 1}
+    assert allocator.allocate(d, 5_000_000, 10.0) == {"a": 1}  # the top layer fits from now on
+    assert allocator.allocate(d, 5_000_000, 10.999) == {"a": 1}
+    assert allocator.allocate(d, 5_000_000, 11.0) == {"a": 2}  # exactly one second later
+    probing = BandwidthAllocator()
+    probing.allocate(d, 180_000, 0.0)
+    assert [probing.allocate(d, 240_000, t)["a"] for t in (1.0, 3.999, 4.0)] == [0, 0, 1]  # headroom since 1.0
+    assert probing.probes == 1
+
+
+def test_a_video_that_exactly_fits_gets_its_layer():
+    d = demand("a", rates=[1000.0, 4000.0, None])
+    exact_low = d.cost(0)
+    assert BandwidthAllocator()._fit([demand("x", rates=[1000.0]), d], d.cost(0) + exact_low) == {"x": 0, "a": 0}
+    assert BandwidthAllocator()._fit([d], d.cost(1)) == {"a": 1}  # the upgrade costs exactly what is left
+    assert BandwidthAllocator()._fit([d], d.cost(1) - 1) == {"a": 0}
+
+
+def test_unsendable_and_settled_videos_do_not_stop_the_others():
+    nothing = demand("off", rates=[None, None, None])
+    settled = demand("thumb", desired=0)
+    wants_more = demand("big")
+    out = BandwidthAllocator()._fit([nothing, settled, wants_more], 5_000_000)
+    assert out == {"off": None, "thumb": 0, "big": 2}
+    assert nothing.ideal() is None and nothing.cost(None) == 0.0 and nothing.cost(1) == 0.0
+    assert demand("a", desired=0, rates=[None, 500.0, 900.0]).ideal() == 1  # the lowest sent when all exceed it
+
+
+def test_a_failed_probe_doubles_the_wait_up_to_thirty_seconds():
+    allocator = BandwidthAllocator(up_delay=0.0)  # default probe interval 3 s, at most 30 s
+    d = [demand("a")]
+    allocator.allocate(d, 180_000, 0.0)
+    probes_at = []
+    t = 0.0
+    while t < 200.0 and len(probes_at) < 7:
+        t += 0.25
+        before = allocator.probes
+        out = allocator.allocate(d, 240_000, t)  # headroom, but the estimate never follows a probe
+        if allocator.probes > before:
+            probes_at.append(t)
+            assert out["a"] == 1
+    waits = [b - a for a, b in zip(probes_at, probes_at[1:], strict=False)]
+    # each wait: the 2 s hold, one allocation to undo, then the doubled interval of headroom
+    assert [round(w - 2.25 - 0.25) for w in waits] == [6, 12, 24, 30, 30, 30]
+
+
+def test_a_probe_is_held_two_seconds_unless_the_estimate_falls():
+    allocator = BandwidthAllocator(up_delay=0.0, probe_interval=1.0)
+    d = [demand("a")]
+    allocator.allocate(d, 180_000, 0.0)
+    allocator.allocate(d, 240_000, 0.5)
+    assert allocator.allocate(d, 240_000, 1.5)["a"] == 1 and allocator.probes == 1  # the probe, at 240 kb/s
+    assert allocator.allocate(d, 216_000, 3.499)["a"] == 1  # 0.9 of the estimate then: held
+    assert allocator.allocate(d, 240_000, 3.5)["a"] == 0  # two seconds: the estimate did not follow
+    again = BandwidthAllocator(up_delay=0.0, probe_interval=1.0)
+    again.allocate(d, 180_000, 0.0)
+    again.allocate(d, 240_000, 0.5)
+    again.allocate(d, 240_000, 1.5)
+    assert again.allocate(d, 215_000, 2.0)["a"] == 0  # it fell below 0.9 of the estimate: undone at once
+
+
+def test_congestion_events_are_counted_and_the_hold_grows_twofold_up_to_its_maximum():
+    budget = DownlinkBudget()  # 10 s hold, up to 80 s, two reports to confirm
+    assert budget.budget(300_000, True, 0.0) is None
+    assert budget.budget(300_000, True, 1.0) == 300_000 and budget.congestion_events == 1
+    assert budget.budget(900_000, False, 10.999) == 900_000
+    assert budget.budget(900_000, False, 11.0) is None  # exactly the hold later
+    holds = []
+    now = 11.0
+    for _ in range(5):  # congestion again right after each hold ends: 20, 40, 80, 80, 80 s
+        budget.budget(300_000, True, now)
+        budget.budget(300_000, True, now)
+        end = now
+        while budget.budget(900_000, False, end) is not None:
+            end += 1.0
+        holds.append(end - now)
+        now = end
+    assert holds == [20.0, 40.0, 80.0, 80.0, 80.0] and budget.congestion_events == 6
+    budget.budget(300_000, True, now + 100.0)
+    budget.budget(300_000, True, now + 100.0)
+    assert budget.budget(900_000, False, now + 109.0) == 900_000 and budget.budget(900_000, False, now + 110.0) is None

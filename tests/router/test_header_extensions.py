@@ -128,12 +128,16 @@ def test_rewrite_without_extension_copies():
 
 
 def test_one_byte_id_15_stops_parsing_and_padding_skipped():
-    # header + BEDE block: [pad][id1 len1 'A'][id15 ...][id2 ...] (id 2 must not be seen)
-    block = bytes([0x00, 0x10, 0x41, 0xF0, 0x20, 0x42, 0x00, 0x00])
+    # [pad][id1 len1 'A'][id15][0][id2 'B'][pad]: id 2 must not be seen. A parser that skips the id-15
+    # byte, or reads it as an element with a one-byte value, would find 'B': these bytes tell them apart.
+    block = bytes([0x00, 0x10, 0x41, 0xF0, 0x00, 0x20, 0x42, 0x00])
     data = b"\x90\x60" + bytes(10) + b"\xbe\xde\x00\x02" + block + b"pl"
     info = parse_rtp(data)
     assert find_extension(data, info, 1) == b"A"
     assert find_extension(data, info, 2) is None
+    assert read_audio_level(data, info, 2) is None
+    out = rewrite_extensions(data, info, {1: 3, 2: 4})
+    assert out[16:24] == bytes([0x00, 0x30, 0x41, 0xF0, 0x00, 0x20, 0x42, 0x00])  # nothing after id 15 touched
 
 
 def test_rewrite_stops_at_one_byte_id_15_and_leaves_what_follows_untouched():
@@ -178,3 +182,105 @@ def test_dropped_one_byte_elements_become_padding_in_place():
     assert find_extension(out, out_info, CHROME[MID]) is None
     parsed = RtpPacket.parse(bytes(out), ext_map({ABS_SEND_TIME: 5}))
     assert parsed.extensions.abs_send_time == 0x010203 and parsed.payload == b"payload"
+
+
+def raw_packet(profile: int, block: bytes, payload: bytes = b"", csrcs: int = 0) -> bytes:
+    """An RTP packet with a hand-made extension block (padded to 32 bits), for layouts no encoder writes."""
+    block += bytes(-len(block) % 4)
+    first = 0x90 | csrcs
+    return bytes([first, 0x60]) + bytes(10) + bytes(4 * csrcs) + profile.to_bytes(2, "big") + \
+        (len(block) // 4).to_bytes(2, "big") + block + payload
+
+
+def test_padding_between_one_byte_elements_is_skipped_when_rewriting():
+    # [id1 'A'][pad][pad][id2 'BC'][pad]: a rewrite must find both elements, and leave the padding alone
+    data = raw_packet(0xBEDE, bytes([0x10, 0x41, 0x00, 0x00, 0x21, 0x42, 0x43, 0x00]), b"payload")
+    out = rewrite_extensions(data, parse_rtp(data), {1: 5, 2: 6})
+    assert out[16:24] == bytes([0x50, 0x41, 0x00, 0x00, 0x61, 0x42, 0x43, 0x00]) and out[24:] == b"payload"
+    dropped = rewrite_extensions(data, parse_rtp(data), {2: 6})
+    assert dropped[16:24] == bytes([0x00, 0x00, 0x00, 0x00, 0x61, 0x42, 0x43, 0x00])
+
+
+def test_two_byte_blocks_padding_appbits_and_elements_ending_the_block():
+    # [pad][id 7, len 2 'ab'][pad][pad][id 9, len 0][id 20, len 1 'z']: the last element ends the block
+    block = bytes([0x00, 7, 2, 0x61, 0x62, 0x00, 0x00, 9, 0, 20, 1, 0x7A])
+    for profile in (0x1000, 0x100F):  # the low four bits are application bits, not part of the profile
+        data = raw_packet(profile, block)
+        info = parse_rtp(data)
+        assert info.extension_end == len(data)  # nothing after the block: a read past it would fail
+        assert find_extension(data, info, 7) == b"ab"
+        assert find_extension(data, info, 9) == b""
+        assert find_extension(data, info, 20) == b"z"
+        out = rewrite_extensions(data, info, {7: 1, 9: 2, 20: 3})
+        out_info = parse_rtp(out)
+        assert [find_extension(out, out_info, i) for i in (1, 2, 3)] == [b"ab", b"", b"z"]
+    # a zero-length element as the block's last two bytes
+    exact = raw_packet(0x1000, bytes([7, 1, 0x61, 0x00, 0x00, 0x00, 8, 0]))
+    assert find_extension(exact, parse_rtp(exact), 8) == b""
+
+
+def test_truncated_elements_at_the_end_of_a_packet_are_ignored_not_read_past():
+    # no payload follows the block, so reading one byte too far raises instead of finding nothing
+    two_byte = raw_packet(0x1000, bytes([7, 1, 0x61, 0x09]))  # id 9 with no length byte
+    info = parse_rtp(two_byte)
+    assert find_extension(two_byte, info, 7) == b"a" and find_extension(two_byte, info, 9) is None
+    long_claim = raw_packet(0x1000, bytes([7, 3, 0x61, 0x62]))  # says 3 bytes, has 2
+    assert find_extension(long_claim, parse_rtp(long_claim), 7) is None
+    one_byte = raw_packet(0xBEDE, bytes([0x10, 0x61, 0x22, 0x62]))  # id 2 claims 3 bytes, 1 left
+    info = parse_rtp(one_byte)
+    assert find_extension(one_byte, info, 1) == b"a" and find_extension(one_byte, info, 2) is None
+    assert rewrite_extensions(one_byte, info, {1: 3})[16:18] == bytes([0x30, 0x61])
+
+
+def test_a_padding_only_probe_with_extensions_and_no_payload_is_read():
+    # browsers' padding probes carry mid / rid / transport-wide sequence and not one payload byte
+    data = build(payload_type=97, ids=CHROME, mid="1", transport_sequence_number=9, payload=b"", padding=0)
+    info = parse_rtp(data)
+    assert info.payload_start == info.payload_end == len(data)
+    assert find_extension(data, info, 4) == b"1" and find_extension(data, info, 3) == b"\x00\x09"
+    assert find_extension(data, info, 9) is None and read_audio_level(data, info, 9) is None
+    out = rewrite_extensions(data, info, {3: 3})
+    assert find_extension(out, parse_rtp(out), 3) == b"\x00\x09" and find_extension(out, parse_rtp(out), 4) is None
+
+
+def test_find_returns_bytes_for_bytes_and_bytearray_input():
+    data = build(ids=CHROME, mid="abc")
+    info = parse_rtp(data)
+    assert type(find_extension(data, info, 4)) is bytes
+    assert type(find_extension(bytearray(data), info, 4)) is bytes  # not a view into a buffer that changes
+
+
+def test_audio_level_voice_flag_boundary():
+    for voiced, level in ((True, 0), (False, 0), (True, 127), (False, 1)):
+        data = build(ids=CHROME, audio_level=(voiced, level))
+        assert read_audio_level(data, parse_rtp(data), 1) == (voiced, level)
+
+
+def test_reencoding_keeps_csrcs_and_the_payload_in_place():
+    data = build(ids=CHROME, mid="0", abs_send_time=7, csrc=[0x01020304, 0x05060708], payload=b"frame", padding=2)
+    out = rewrite_extensions(data, parse_rtp(data), {2: 16})  # ID 16 needs the two-byte form: re-encoded
+    ref = RtpPacket.parse(bytes(out), ext_map({ABS_SEND_TIME: 16}))
+    assert ref.csrc == [0x01020304, 0x05060708] and ref.payload == b"frame" and ref.padding_size == 2
+    assert ref.extensions.abs_send_time == 7 and out[:2] == data[:2]
+    nothing = rewrite_extensions(data, parse_rtp(data), {})
+    assert RtpPacket.parse(bytes(nothing)).csrc == [0x01020304, 0x05060708] and not nothing[0] & 0x10
+
+
+def test_one_byte_ids_up_to_14_are_patched_in_place_and_15_is_never_written():
+    data = build(ids=CHROME, mid="0", abs_send_time=7, payload=b"p")
+    info = parse_rtp(data)
+    in_place = rewrite_extensions(data, info, {4: 14, 2: 2})
+    assert len(in_place) == len(data) and find_extension(in_place, parse_rtp(in_place), 14) == b"0"
+    assert [i for i, (a, b) in enumerate(zip(in_place, data, strict=True)) if a != b] == [
+        next(i for i in range(16, len(data)) if data[i] >> 4 == 4 and data[i + 1] == ord("0"))]
+    moved = rewrite_extensions(data, info, {4: 15, 2: 2})  # 15 is reserved in the one-byte form
+    moved_info = parse_rtp(moved)
+    assert moved_info.extension_profile == 0x1000 and find_extension(moved, moved_info, 15) == b"0"
+
+
+def test_mapping_to_id_14_with_a_dropped_element_is_patched_in_place():
+    data = build(ids=CHROME, mid="0", abs_send_time=7, transport_sequence_number=5, payload=b"p")
+    out = rewrite_extensions(data, parse_rtp(data), {4: 14, 2: 2})  # TWCC dropped: zeroed in place
+    assert len(out) == len(data)
+    info = parse_rtp(out)
+    assert find_extension(out, info, 14) == b"0" and find_extension(out, info, 3) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import fractions
 
 import av
@@ -80,6 +81,7 @@ def test_vp8_encoder_forced_keyframe_multi_packet():
     ],
 )
 def test_vp8_descriptor_extensions(descr):
+    descr = copy.copy(descr)  # changed below: the parameter itself is shared by every run of this test
     packets = vp8_packets(gop=3, count=3)
     key = next(bytes(p) for p in packets if p.is_keyframe)
     delta = next(bytes(p) for p in packets if not p.is_keyframe)
@@ -140,3 +142,32 @@ def test_audio_and_case():
     assert is_keyframe("audio/PCMU", b"")
     assert is_keyframe("video/vp8", b"\x10\x00")
     assert not is_keyframe("VIDEO/VP8", b"\x10\x01")
+
+
+def test_h264_edges_one_byte_nal_units_stap_a_sizes_and_short_fu_a():
+    assert is_keyframe("video/H264", b"\x65") and is_keyframe("video/H264", b"\x67")  # one byte: IDR, SPS
+    assert not is_keyframe("video/H264", b"\x41")
+    assert is_keyframe("video/H264", bytes([24, 0x00, 0x01, 0x65]))  # STAP-A ending exactly with an IDR unit
+    assert not is_keyframe("video/H264", bytes([24, 0x00, 0x00, 0x65]))  # a zero-size unit ends the packet
+    big = bytes([24, 0x01, 0x00]) + bytes([0x41]) + bytes(255) + bytes([0x00, 0x01, 0x65])  # a 256-byte unit first
+    assert is_keyframe("video/H264", big)
+    assert not is_keyframe("video/H264", bytes([24, 0x00, 0x05, 0x65]))  # claims more than there is
+    assert is_keyframe("video/H264", bytes([0x7C, 0x85]))  # FU-A start of an IDR, header only
+    assert not is_keyframe("video/H264", bytes([0x7C])) and not is_keyframe("video/H264", bytes([0x7C, 0x05]))
+
+
+def test_vp8_picture_size_edges():
+    from router.keyframes import vp8_keyframe_size
+
+    def frame(tag: int, width: int, height: int, extra: int = 0) -> bytes:
+        return bytes([0x10, tag, 0x00, 0x00, 0x9D, 0x01, 0x2A]) + width.to_bytes(2, "little") + \
+            height.to_bytes(2, "little") + bytes(extra)
+
+    assert vp8_keyframe_size(frame(0x00, 640, 480)) == (640, 480)  # exactly ten bytes after the descriptor
+    assert vp8_keyframe_size(frame(0x00, 640, 480)[:-1]) is None
+    assert vp8_keyframe_size(frame(0x12, 320, 180, 4)) == (320, 180)  # version bits set: still a keyframe
+    assert vp8_keyframe_size(frame(0x01, 640, 480)) is None  # an inter frame, even with the right bytes
+    assert vp8_keyframe_size(bytes([0x00]) + frame(0x00, 640, 480)[1:]) is None  # not the start of a frame
+    assert vp8_keyframe_size(frame(0x00, 0, 480)) is None and vp8_keyframe_size(frame(0x00, 640, 0)) is None
+    assert vp8_keyframe_size(frame(0x00, 0, 0)) is None
+    assert vp8_keyframe_size(frame(0x00, 0xC000 | 640, 0x4000 | 480)) == (640, 480)  # scaling bits are not size

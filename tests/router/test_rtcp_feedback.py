@@ -186,3 +186,67 @@ def test_parse_fuzz_never_raises():
         for _ in range(rng.randint(1, 4)):
             b[rng.randrange(len(b))] = rng.getrandbits(8)
         parse_feedback(bytes(b[: rng.randint(0, len(b))]))
+
+
+def test_every_kind_parses_into_exactly_these_fields():
+    """Whole-record equality: a field the router reads (media SSRC, sender, packet type, format) must
+    come from the right place, and no other field may be filled in by accident."""
+    from router.rtcp_feedback import Feedback
+
+    report = RtcpReceiverInfo(ssrc=0x5000, fraction_lost=3, packets_lost=7, highest_sequence=99, jitter=4,
+                              lsr=0x11223344, dlsr=655)
+    info = RtcpSenderInfo(ntp_timestamp=0xE000_0000_8000_0000, rtp_timestamp=123, packet_count=9, octet_count=900)
+    compound = (
+        build_pli(0xB1, 0x5000)
+        + build_fir(0xB2, 0x5001, seq_nr=7)
+        + build_remb(0xB3, 750_000, [0x5000, 0x5002])
+        + bytes(RtcpPsfbPacket(fmt=15, ssrc=0xB4, media_ssrc=0x5003, fci=b"ABCD"))
+        + build_nack(0xB5, 0x5004, [10, 12])
+        + bytes(RtcpRtpfbPacket(fmt=15, ssrc=0xB6, media_ssrc=0x5005))
+        + bytes(RtcpSrPacket(ssrc=0xB7, sender_info=info, reports=[report]))
+        + bytes(RtcpRrPacket(ssrc=0xB8, reports=[report]))
+        + bytes(RtcpByePacket(sources=[0xB9]))
+        + bytes(RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=0xBA, items=[(1, b"cname")])]))
+    )
+    assert parse_feedback(compound) == [
+        Feedback("pli", 0x5000, 0xB1, packet_type=206, fmt=1),
+        Feedback("fir", 0x5001, 0xB2, fir_seq=7, packet_type=206, fmt=4),
+        Feedback("remb", 0, 0xB3, bitrate=750_000, ssrcs=[0x5000, 0x5002], packet_type=206, fmt=15),
+        Feedback("other", 0x5003, 0xB4, packet_type=206, fmt=15),
+        Feedback("nack", 0x5004, 0xB5, lost=[10, 12], packet_type=205, fmt=1),
+        Feedback("other", 0x5005, 0xB6, packet_type=205, fmt=15),
+        Feedback("sr", 0xB7, 0xB7, ntp_timestamp=info.ntp_timestamp, rtp_timestamp=123, packet_count=9,
+                 octet_count=900, packet_type=200),
+        Feedback("rr", 0x5000, 0xB7, report=report, packet_type=200),
+        Feedback("rr", 0x5000, 0xB8, report=report, packet_type=201),
+        Feedback("other", 0, 0, ssrcs=[0xB9], packet_type=203),
+        Feedback("other", 0, 0, packet_type=202),
+    ]
+
+
+def test_nack_lists_that_wrap_or_span_half_the_sequence_space():
+    for lost in ([65535, 0, 1], [0, 65535], [32767, 32768], [100, 100 + 0x7FFF], [5, 4, 3, 0xFFFF]):
+        (fb,) = parse_feedback(build_nack(1, 2, lost))
+        assert sorted(fb.lost) == sorted(x & 0xFFFF for x in set(lost)), lost
+    # the first number is the base: a number 0x8000 away from it counts as behind it, so it comes first
+    (fb,) = parse_feedback(build_nack(1, 2, [0x8000, 0]))
+    assert fb.lost == [0, 0x8000]
+    (fb,) = parse_feedback(build_nack(1, 2, [0x8000, 0xFFFF]))  # 0x7FFF ahead: after the base
+    assert fb.lost == [0x8000, 0xFFFF]
+    (fb,) = parse_feedback(build_nack(1, 2, [0x10005]))  # out-of-range input is taken modulo 2^16
+    assert fb.lost == [5]
+
+
+def test_limiter_pending_flag_is_a_boolean_that_due_and_reset_clear():
+    lim = KeyframeRequestLimiter(1.0)
+    assert lim.pending is False
+    lim.request(0.0)
+    lim.request(0.5)
+    assert lim.pending is True
+    assert lim.due(1.0) and lim.pending is False
+    lim.request(1.2)
+    lim.reset()
+    assert lim.pending is False and lim.request(1.3)  # reset also forgets the last request
+    lim.request(1.4)
+    lim.reset_pending()
+    assert lim.pending is False and not lim.due(5.0)

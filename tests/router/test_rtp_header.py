@@ -105,3 +105,23 @@ def test_rewritten_rtp_matches_in_place_rewrite() -> None:
     info = parse_rtp(copy)
     assert (info.payload_type, info.sequence, info.timestamp, info.ssrc) == (101, 65535, 0xFFFFFFFF, 0xDEADBEEF)
     assert info.marker == parse_rtp(original).marker
+
+
+def test_rtcp_demultiplexing_range_is_192_to_223_inclusive():
+    from router.rtp_header import is_rtcp
+
+    assert [is_rtcp(bytes([0x80, b])) for b in (191, 192, 223, 224)] == [False, True, True, False]
+    assert not is_rtcp(b"\x80")
+
+
+def test_rewriting_replaces_the_whole_payload_type_and_keeps_the_marker():
+    from router.rtp_header import parse_rtp, rewrite_rtp, rewritten_rtp
+
+    for marker in (0, 1):
+        data = bytes([0x80, (marker << 7) | 127]) + bytes(10) + b"payload"
+        out = rewritten_rtp(data, 96, 1, 2, 3)
+        info = parse_rtp(out)
+        assert (info.payload_type, info.marker, info.sequence, info.timestamp, info.ssrc) == (96, bool(marker), 1, 2, 3)
+        buf = bytearray(data)
+        rewrite_rtp(buf, 96, 1, 2, 3)
+        assert bytes(buf) == out

@@ -32,3 +32,26 @@ def test_only_recent_reports_are_remembered():
         rtt.sr_sent(i << 16, now=float(i))
     assert rtt.report(1, 0, now=100.0) is None
     assert rtt.report(99, 0, now=99.05) is not None
+
+
+def test_samples_are_exact_smoothed_counted_and_bounded():
+    rtt = RttEstimator(default_ms=100)
+    rtt.sr_sent(1 << 16, now=10.0)  # LSR 1: the smallest valid value
+    assert rtt.report(1, dlsr=65536, now=11.25) == 250.0 and rtt.samples == 1  # 1.25 s minus 1 s held
+    rtt.sr_sent(2 << 16, now=20.0)
+    assert rtt.report(2, dlsr=0, now=20.0) == 0.8 * 250.0 + 0.2 * 0.0 and rtt.samples == 2  # zero is a sample
+    rtt.sr_sent(3 << 16, now=30.0)
+    assert rtt.report(3, dlsr=0, now=40.0) is None  # 10 s: implausible
+    assert rtt.report(3, dlsr=65536 * 2, now=31.0) is None  # held longer than the round trip: negative
+    assert rtt.report(3, dlsr=0, now=39.999) is not None and rtt.samples == 3
+
+
+def test_a_report_sent_again_moves_to_the_newest_and_only_32_are_kept():
+    rtt = RttEstimator()
+    rtt.sr_sent(5 << 16, now=1.0)
+    for i in range(6, 6 + 31):
+        rtt.sr_sent(i << 16, now=2.0)
+    rtt.sr_sent(5 << 16, now=3.0)  # the same LSR again: remembered from its latest sending
+    rtt.sr_sent(100 << 16, now=3.0)  # 33 sent, 32 kept: the oldest (6) goes, not 5
+    assert rtt.report(6, 0, now=3.1) is None
+    assert rtt.report(5, 0, now=3.1) is not None and abs(rtt.rtt_ms - 100.0) < 1e-6

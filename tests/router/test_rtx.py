@@ -59,6 +59,29 @@ def test_unwrap_aiortc_made_rtx_with_padding():
 
 
 def test_unwrap_without_osn_raises():
-    data = media(payload=b"x")
-    with pytest.raises(ValueError):
-        unwrap_rtx(data, parse_rtp(data), 96, 1)
+    for payload in (b"", b"x"):
+        data = media(payload=payload)
+        with pytest.raises(ValueError, match="^RTX packet has no original sequence number$"):
+            unwrap_rtx(data, parse_rtp(data), 96, 1)
+
+
+def test_an_empty_media_packet_round_trips_through_rtx():
+    """The OSN alone (two bytes) is a valid RTX packet: it restores a packet with an empty payload."""
+    data = media(payload=b"")
+    rtx = wrap_rtx(data, parse_rtp(data), 0xBEEF, 97, 5)
+    assert len(rtx) == len(data) + 2 and rtx[-2:] == b"\xff\xff"  # OSN 65535
+    assert bytes(unwrap_rtx(rtx, parse_rtp(rtx), 96, 0x1234)) == data
+    one = media(payload=b"z")
+    assert bytes(unwrap_rtx(wrap_rtx(one, parse_rtp(one), 7, 97, 1), parse_rtp(wrap_rtx(one, parse_rtp(one), 7, 97, 1)),
+                            96, 0x1234)) == one
+
+
+def test_payload_types_are_replaced_whole_and_the_marker_kept():
+    # odd media payload type, even RTX payload type: no bit of one may leak into the other
+    for marker in (0, 1):
+        data = media(payload_type=127, marker=marker)
+        rtx = wrap_rtx(data, parse_rtp(data), 0xBEEF, 96, 3)
+        info = parse_rtp(rtx)
+        assert (info.payload_type, info.marker, info.sequence, info.ssrc) == (96, bool(marker), 3, 0xBEEF)
+        back = unwrap_rtx(rtx, info, 100, 0x1234)
+        assert (parse_rtp(back).payload_type, parse_rtp(back).marker) == (100, bool(marker))

@@ -58,3 +58,42 @@ def test_who_is_heard_stays_heard_until_someone_clearly_louder_comes():
     assert audio_set(2, "s", ranking, everyone, {"a": 20, "b": 10, "c": 30}, first) == ["a", "c"]
     # b left the room's loudest: its place goes to the next loudest
     assert audio_set(2, "s", ["a", "c"], everyone, {"a": 20, "c": 5}, ["a", "b"]) == ["a", "c"]
+
+
+def test_limits_of_one_and_rooms_exactly_at_the_limit():
+    cameras = {"a", "b", "c"}
+    assert video_set(1, cameras, None, None, ["c", "c"], JOINED) == ["c"]  # a limit of one is a limit
+    assert video_set(0, cameras, "b", None, ["b", "a", "b"], JOINED) == ["b", "a", "c"]  # each once
+    assert audio_set(1, "a", ["c", "b"], ["a", "b", "c"]) == ["c"]  # a limit of one is a limit
+    assert audio_set(2, "a", ["c"], ["a", "b", "c"]) == ["b", "c"]  # exactly the limit: everyone, join order
+
+
+def test_a_newcomer_must_be_louder_than_the_quietest_member_to_take_its_place():
+    loud = LoudestSpeakers(1, hold_ms=2000, speaking_score=3.0)  # holds 2
+    everyone = set(JOINED)
+    assert loud.update({"a": 5.0, "b": 4.0}, everyone, 0) == ["a", "b"]
+    assert loud.update({"a": 5.0, "b": 4.0, "c": 4.0}, everyone, 10) == ["a", "b"]  # as loud is not enough
+    assert loud.update({"a": 5.0, "b": 4.0, "c": 4.5}, everyone, 20) == ["a", "c"]  # louder: takes b's place
+    # the quietest is chosen by score, then by who spoke longest ago
+    tie = LoudestSpeakers(1)
+    tie.update({"a": 5.0}, everyone, 0)
+    tie.update({"b": 5.0}, everyone, 100)
+    assert tie.update({"a": 0.0, "b": 0.0, "c": 3.0}, everyone, 200) == ["c", "b"]  # a spoke longest ago
+    assert tie.update({"d": 2.99}, everyone, 300) == ["c", "b"]  # below the speaking score: not a speaker
+    assert tie.update({"c": 3.0, "b": 0.0}, everyone, 2100) == ["c", "b"]  # b spoke at 100: exactly the hold
+    assert tie.update({"c": 3.0}, everyone, 2100.5) == ["c"]  # b: past the hold
+
+
+def test_the_ranking_puts_speakers_first_then_the_most_recent():
+    loud = LoudestSpeakers(3)
+    everyone = set(JOINED)
+    loud.update({"a": 9.0}, everyone, 0)
+    loud.update({"b": 9.0}, everyone, 10)
+    loud.update({"c": 9.0}, everyone, 20)
+    assert loud.update({"a": 4.0}, everyone, 30) == ["a", "c", "b"]  # a speaks now; c and b are pausing
+    assert loud.members == ["a", "b", "c"]
+
+
+def test_slots_never_place_one_source_twice():
+    assert assign_slots([None, None, None], ["a", "a", "b"]) == ["a", "b", None]
+    assert assign_slots(["a", None], ["a", "b", "b"]) == ["a", "b"]

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from aiortc import RTCRtpSender, VideoStreamTrack
+from aiortc.sdp import SessionDescription
 from sfu_client import SfuClient, frames, wait_until
 from support import ServerProcess
 
@@ -82,6 +83,20 @@ async def test_audio_mute_stops_audio_only(sfu_server: ServerProcess) -> None:
         await close_all([alice, bob])
 
 
+def received_rtp(client: SfuClient, kind: str) -> int:
+    """RTP packets `client` received on its `kind` m-lines (before decoding: a packet that cannot be
+    decoded yet still counts)."""
+    sdp = SessionDescription.parse(client.pc.remoteDescription.sdp)
+    ssrcs = {s.ssrc for media in sdp.media if media.kind == kind for s in media.ssrc}
+    return sum(len(log) for ssrc, log in client.rtp_log.items() if ssrc in ssrcs)
+
+
+async def packets_sent(client: SfuClient, kind: str) -> int:
+    sender = next(t.sender for t in client.pc.getTransceivers() if t.kind == kind and t.sender.track is not None)
+    stats = await sender.getStats()
+    return sum(s.packetsSent for s in stats.values() if s.type == "outbound-rtp")
+
+
 async def test_joining_muted_forwards_nothing_until_enabled(sfu_server: ServerProcess) -> None:
     room = new_room()
     bob = (await start(sfu_server, room, "bob"))[0]
@@ -93,7 +108,21 @@ async def test_joining_muted_forwards_nothing_until_enabled(sfu_server: ServerPr
         alice.pid = state["you"]["participantId"]
         await alice.offer_initial()
         await wait_until(lambda: frames(bob, alice.pid, "microphone") > 20)
-        assert frames(bob, alice.pid) == 0, "a camera announced as off is not forwarded"
+        # The camera sends anyway (a browser's muted camera sends black frames). Make it send a keyframe
+        # now that the path is up (a forwarded stream starts at a keyframe), then let the audio show
+        # that the path carried half a second more: only then can "no video" mean "not forwarded".
+        before = await packets_sent(alice, "video")
+        alice.local_tracks["video"].request_keyframe()
+        for _ in range(100):
+            if await packets_sent(alice, "video") > before + 30:
+                break
+            await asyncio.sleep(0.1)
+        assert await packets_sent(alice, "video") > before + 30, "alice's camera did not send"
+        heard = frames(bob, alice.pid, "microphone")
+        await wait_until(lambda: frames(bob, alice.pid, "microphone") > heard + 25)
+        assert received_rtp(bob, "video") == 0, "a camera announced as off is not forwarded"
+        assert frames(bob, alice.pid) == 0
+        assert received_rtp(bob, "audio") > 45
         assert (await alice.call("video:toggle-video", {"roomId": room, "enabled": True}))["ok"]
         await wait_until(lambda: frames(bob, alice.pid) > 5, timeout=6)
     finally:
@@ -129,6 +158,29 @@ async def test_screen_share_start_and_stop(sfu_server: ServerProcess) -> None:
         assert media_stats(sfu_server)["producers"] >= 6
     finally:
         await close_all([alice, bob, carol])
+
+
+async def test_stop_screen_share_alone_removes_the_screen_at_once(sfu_server: ServerProcess) -> None:
+    """The contract: `video:stop-screen-share` removes the screen producer at once, before (or without)
+    the client's re-offer, so a share stopped from the browser's own bar ends for everyone."""
+    alice, bob = await start(sfu_server, new_room(), "alice", "bob")
+    try:
+        await wait_until(lambda: frames(alice, bob.pid) > 0 and frames(bob, alice.pid) > 0)
+        assert (await alice.start_screen_share())["ok"]
+        await wait_until(lambda: frames(bob, alice.pid, "screen") > 5, timeout=10)
+        assert media_stats(sfu_server)["producers"] == 5
+        offers = len(bob.events["video:offer"])
+        ack = await alice.call("video:stop-screen-share", {"roomId": alice.room})  # no re-offer follows
+        assert ack["ok"] and ack["screen"] is False, ack
+        await wait_until(lambda: len(bob.events["video:offer"]) > offers, timeout=5)
+        assert not any(t["source"] == "screen" for t in bob.events["video:offer"][-1]["tracks"])
+        assert media_stats(sfu_server)["producers"] == 4  # alice still sends the screen: nobody gets it
+        await asyncio.sleep(0.3)
+        screen_frames, camera_frames = frames(bob, alice.pid, "screen"), frames(bob, alice.pid)
+        await asyncio.sleep(1.0)
+        assert frames(bob, alice.pid, "screen") == screen_frames and frames(bob, alice.pid) > camera_frames + 5
+    finally:
+        await close_all([alice, bob])
 
 
 async def test_leave_renegotiates_others_and_frees_everything(sfu_server: ServerProcess) -> None:

@@ -52,6 +52,21 @@ def test_restrict_keeps_codec_and_its_rtx() -> None:
     assert chosen[1].parameters["apt"] == chosen[0].payloadType
 
 
+def test_restrict_pairs_each_codec_with_the_rtx_whose_apt_names_it() -> None:
+    """An RTX payload type announced for another codec would make retransmissions undecodable."""
+    h264 = policy.restrict_to(VIDEO, "H264")
+    assert [(c.mimeType, c.payloadType) for c in h264] == [("video/H264", 99), ("video/rtx", 100)]
+    assert h264[1].parameters["apt"] == 99
+    # Chrome's order can list RTX before its codec, and another codec's RTX first
+    chrome = [VIDEO[5], VIDEO[3], VIDEO[1], VIDEO[4], VIDEO[0], VIDEO[2]]
+    assert [c.payloadType for c in policy.restrict_to(chrome, "VP8")] == [97, 98]
+    assert [c.payloadType for c in policy.restrict_to(chrome, "H264")] == [101, 102]
+    # a codec whose RTX was not offered goes without one, never with a stranger's
+    assert [c.payloadType for c in policy.restrict_to([VIDEO[0], VIDEO[3], VIDEO[2]], "VP8")] == [97]
+    assert policy.codec_info(policy.restrict_to(chrome, "H264")).rtx_payload_type == 102
+    assert policy.restrict_to(VIDEO, "VP9") == []
+
+
 def test_member_without_room_codec_gets_conflict_naming_it() -> None:
     with pytest.raises(MediaError) as err:
         policy.require_codec([c for c in VIDEO if c.mimeType != "video/H264"], "video", "H264")

@@ -40,18 +40,22 @@ def test_valid_token_connects_and_joins(auth_server, room) -> None:
     assert result["connected"] is True and result["join"]["ok"] is True
 
 
-@pytest.mark.parametrize(("label", "auth", "reason"), [
-    ("missing", {}, "missing token"),
-    ("name-only", {"name": "dev"}, "missing token"),
-    ("expired", {"token": token("u", exp_in=-120)}, "token expired"),
-    ("bad-signature", {"token": token("u", key="another-secret-" + "x" * 64)}, "invalid token signature"),
-    ("wrong-algorithm", {"token": token("u", algorithm="HS512")}, "invalid token"),
-    ("no-exp", {"token": jwt.encode({"sub": "u"}, SECRET, algorithm="HS256")}, "invalid token"),
-    ("no-sub", {"token": jwt.encode({"exp": int(time.time()) + 60}, SECRET, algorithm="HS256")}, "invalid token"),
-    ("garbage", {"token": "not.a.jwt"}, "invalid token"),
-    ("bad-rooms-claim", {"token": token("u", rooms="lobby")}, "rooms"),
+# the tokens are made when each test runs, not when pytest collects: a suite that takes longer than a
+# token's lifetime to reach these tests must not see them expire first
+@pytest.mark.parametrize(("label", "make_auth", "reason"), [
+    ("missing", lambda: {}, "missing token"),
+    ("name-only", lambda: {"name": "dev"}, "missing token"),
+    ("expired", lambda: {"token": token("u", exp_in=-120)}, "token expired"),
+    ("bad-signature", lambda: {"token": token("u", key="another-secret-" + "x" * 64)}, "invalid token signature"),
+    ("wrong-algorithm", lambda: {"token": token("u", algorithm="HS512")}, "invalid token"),
+    ("no-exp", lambda: {"token": jwt.encode({"sub": "u"}, SECRET, algorithm="HS256")}, "invalid token"),
+    ("no-sub", lambda: {"token": jwt.encode({"exp": int(time.time()) + 60}, SECRET, algorithm="HS256")},
+     "invalid token"),
+    ("garbage", lambda: {"token": "not.a.jwt"}, "invalid token"),
+    ("bad-rooms-claim", lambda: {"token": token("u", rooms="lobby")}, "rooms"),
 ])
-def test_refused_connections_say_why(auth_server, label, auth, reason) -> None:
+def test_refused_connections_say_why(auth_server, label, make_auth, reason) -> None:
+    auth = make_auth()
     result = connect_node(auth_server, auth)
     assert result["connected"] is False
     assert reason in result["error"], f"{label}: {result}"

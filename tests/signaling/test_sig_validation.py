@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from sig_clients import Peer, settle
 
-from signaling.validation import SCHEMAS
+from signaling.errors import SignalingError
+from signaling.validation import MAX_CHAT_TEXT, SCHEMAS, Limits, validate
 
 R, R2, B, C = "{R}", "{R2}", "{B}", "{C}"  # placeholders filled in per test (rooms, participant ids)
 MB = "x" * 1_000_000
@@ -146,6 +147,39 @@ def covered_events() -> set[str]:
 
 def test_table_covers_every_event() -> None:
     assert covered_events() == set(SCHEMAS)
+
+
+def chat(text: Any) -> dict[str, Any]:
+    return validate("chat:send", ({"roomId": "r1", "text": text},), Limits())
+
+
+def chat_refusal(text: Any) -> str:
+    with pytest.raises(SignalingError) as info:
+        chat(text)
+    assert info.value.code == "bad_request"
+    return info.value.message
+
+
+def test_chat_text_limit_is_2000_code_points_after_trimming() -> None:
+    """The limit counts what others will see: code points of the trimmed text (the unit level of the
+    server table above, which cannot show which side of the boundary a refusal came from)."""
+    assert MAX_CHAT_TEXT == 2000
+    assert chat("t" * 2000)["text"] == "t" * 2000
+    assert chat("\U0001f600" * 2000)["text"] == "\U0001f600" * 2000  # 8000 UTF-8 bytes, 2000 characters
+    assert chat(" \n" + "t" * 2000 + "\t ")["text"] == "t" * 2000  # surrounding whitespace is not counted
+    assert chat("x")["text"] == "x"
+    for too_long in ("t" * 2001, "\U0001f600" * 2001, " " + "t" * 2001):
+        assert chat_refusal(too_long) == "text must be 1-2000 characters after trimming"
+    for blank in ("", " ", " \n\t "):
+        assert chat_refusal(blank) == "text must be 1-2000 characters after trimming"
+    for wrong in (5, None, ["hi"], {"text": "hi"}):
+        message = chat_refusal(wrong)
+        assert message in ("text must be a string", "text is required")
+
+
+def test_chat_refusals_never_echo_the_text() -> None:
+    secret = "password123 " * 200
+    assert "password123" not in chat_refusal(secret)
 
 
 def fill(value: Any, names: dict[str, str]) -> Any:
