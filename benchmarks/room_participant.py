@@ -64,7 +64,6 @@ class RoomParticipant(SfuParticipant):
         self.view: RoomView | None = None
         self._tiles: list[dict[str, Any]] | None = None
         self._view_dirty = False
-        self._view_join = False
         self._view_task: asyncio.Task[None] | None = None
 
     # --- joining -------------------------------------------------------------------------------------
@@ -105,7 +104,7 @@ class RoomParticipant(SfuParticipant):
             await self._ack("video:offer", payload)
         await asyncio.wait_for(asyncio.shield(self._answered), 20)
         if self.view is not None:
-            self._view_changed("join")
+            self._view_changed()
 
     def _add_published(self) -> list[tuple[RTCRtpTransceiver, str]]:
         if not self.spec.publish:
@@ -179,23 +178,22 @@ class RoomParticipant(SfuParticipant):
     async def _on_speaker(self, data: dict[str, Any]) -> None:
         if self.view is not None and isinstance(data, dict):
             self.view.speaker = data.get("participantId")
-            self._view_changed("speaker")
+            self._view_changed()
 
     async def _on_joined(self, data: dict[str, Any]) -> None:
         if self.view is not None and isinstance(data, dict) and isinstance(data.get("participant"), dict):
             self.view.joined(data["participant"])
-            self._view_changed("join")
+            self._view_changed()
 
     async def _on_left(self, data: dict[str, Any]) -> None:
         if self.view is not None and isinstance(data, dict):
             self.view.left(str(data.get("participantId")))
-            self._view_changed("join")
+            self._view_changed()
 
     # --- the view ---------------------------------------------------------------------------------------
 
-    def _view_changed(self, reason: str) -> None:
+    def _view_changed(self) -> None:
         self._view_dirty = True
-        self._view_join = self._view_join or reason == "join"
         if self._view_task is None or self._view_task.done():
             self._view_task = asyncio.ensure_future(self._send_views())
 
@@ -204,8 +202,7 @@ class RoomParticipant(SfuParticipant):
         while self._view_dirty:
             await asyncio.sleep(VIEW_DEBOUNCE)
             self._view_dirty = False
-            reason, self._view_join = ("join" if self._view_join else "speaker"), False
-            tiles = self.view.tiles(reason)
+            tiles = self.view.tiles()
             if tiles == self._tiles or not self.sio.connected:
                 continue
             self._tiles = tiles

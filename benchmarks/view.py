@@ -26,7 +26,8 @@ class RoomView:
     members: list[str] = field(default_factory=list)  # join order
     cameras: set[str] = field(default_factory=set)
     speaker: str | None = None
-    # when each participant first appeared in a view this page sent, and whether a join put it there
+    # when each participant first appeared in a view this page sent, and why: "join" for the first nine
+    # other cameras (shown whoever speaks), "speaker" for a later camera brought in by speaking
     first_shown: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def load(self, participants: list[dict[str, Any]]) -> None:
@@ -54,12 +55,13 @@ class RoomView:
         large = self.speaker if self.speaker in others else (others[0] if others else None)
         return large, [pid for pid in others if pid != large][:THUMBNAILS]
 
-    def tiles(self, reason: str) -> list[dict[str, Any]]:
-        """The `tiles` of a `video:set-view`; records who enters the view and why ("join" or "speaker")."""
+    def tiles(self) -> list[dict[str, Any]]:
+        """The `tiles` of a `video:set-view`; records who enters the view and why."""
         large, thumbs = self.shown()
+        regulars = [pid for pid in self.members if pid in self.cameras and pid != self.me][: 1 + THUMBNAILS]
         out = []
         for pid, (width, height) in ([(large, LARGE)] if large else []) + [(p, THUMBNAIL) for p in thumbs]:
             assert pid is not None
-            self.first_shown.setdefault(pid, (time.monotonic_ns(), reason))
+            self.first_shown.setdefault(pid, (time.monotonic_ns(), "join" if pid in regulars else "speaker"))
             out.append({"participantId": pid, "source": "camera", "width": width, "height": height})
         return out
