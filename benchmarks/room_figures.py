@@ -107,6 +107,11 @@ def room_figures(cfg: Any, finals: list[dict[str, Any]], window: float,
         "server_layer_packets": {k: v for k, v in server_layers.items() if v},
         "server_layer_switches": server_metrics.delta(end, start, server_metrics.LAYER_SWITCHES),
         "server_keyframe_requests": server_metrics.delta(end, start, server_metrics.KEYFRAME_REQUESTS),
+        # upstream loss and trouble as the server saw it in the window (NACKs it sent to publishers, datagrams
+        # it could not use, streams that went silent): tells the server's loss from the generator's
+        "server_window": {name: server_metrics.delta(end, start, f"sfu_{name}_total") for name in
+                          ("received_packets", "forwarded_packets", "nacks_sent", "retransmissions",
+                           "dropped_datagrams", "stream_stalls")},
         "publisher_plis": sum(layer["plis"] for p in publishers for layer in p.values()),
         "publisher_nacks": sum(layer["nacks"] for p in publishers for layer in p.values()),
         "publisher_layers_active": {rid: sum(1 for p in publishers if p.get(rid, {}).get("active"))

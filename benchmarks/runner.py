@@ -283,11 +283,12 @@ def run(cfg: RunConfig, display: Display | None = None) -> dict[str, Any]:
         workers.broadcast("settle")
         _wait(workers, display, "warmup", cfg.warmup, server_pid)
         scrapes["start"] = server_metrics.scrape(url) if cfg.mode != "mesh" else {}
-        gen_cpu0 = cpu.self_cpu_seconds()
-        busy0 = cpu.machine_busy_seconds()
         gen_pids = [p.pid for p in workers.procs]
         server_pids = cpu.process_tree(server_pid) if server_pid else []
         drops0 = cpu.udp_drops(server_pids), cpu.udp_drops(gen_pids)
+        # the /proc scans above take a while on a busy machine: sample CPU right at the window's edges
+        gen_cpu0 = cpu.self_cpu_seconds()
+        busy0 = cpu.machine_busy_seconds()
         cpu0, _ = _server_sample(server_pid)
         t_start = time.monotonic_ns()
         workers.broadcast("mark_start")

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -49,7 +48,9 @@ def _patch_ice_to_loopback() -> None:
 def main(conn: Connection, spec: WorkerSpec) -> None:
     """Process entry point (spawned by the runner)."""
     if spec.nice:
-        os.nice(spec.nice)
+        from benchmarks.cpu import prioritize
+
+        prioritize(spec.nice)
     logging.basicConfig(level=logging.ERROR)
     # engine.io logs every socket torn down at the end of a run as an error: not ours to report
     for name in ("engineio.client", "socketio.client"):
