@@ -59,9 +59,17 @@ def room_figures(cfg: Any, finals: list[dict[str, Any]], window: float,
     down_video: dict[str, int] = defaultdict(int)
     layers: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     first_frames: dict[str, dict[str, int]] = defaultdict(dict)  # subscriber -> source -> ns
+    loss: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # kind -> [expected, lost, streams with loss]
     for final in finals:
         for stream, start, end in _window_streams(final):
             sub = stream["subscriber"]
+            if start.get("ext_max", -1) >= 0:
+                expected = end["ext_max"] - start["ext_max"]
+                lost = max(0, expected - (end["packets"] - start.get("packets", 0)))
+                tally = loss[stream["kind"]]
+                tally[0] += expected
+                tally[1] += lost
+                tally[2] += 1 if lost else 0
             rtp = end.get("rtp_bytes", 0) - start.get("rtp_bytes", 0)
             down_bytes[sub] += rtp
             down_packets[sub] += end["packets"] - start.get("packets", 0)
@@ -98,6 +106,8 @@ def room_figures(cfg: Any, finals: list[dict[str, Any]], window: float,
             [(down_bytes[s] + WIRE_OVERHEAD * down_packets[s]) * to_mbps for s in subscribers]),
         "video_mbps_per_subscriber": _stats([down_video[s] * to_mbps for s in subscribers]),
         "layer_mix": mix,
+        "loss_by_kind": {kind: {"loss_pct": round(100 * lost / expected, 3) if expected else 0.0,
+                                "streams_with_loss": streams} for kind, (expected, lost, streams) in loss.items()},
         "offers_received_by_members": offers,
         # every member's own first offer, plus the server offers the others received because of it
         "offers_per_join": round(1 + offers / total, 2) if total else None,
@@ -114,6 +124,7 @@ def room_figures(cfg: Any, finals: list[dict[str, Any]], window: float,
                            "dropped_datagrams", "stream_stalls")},
         "publisher_plis": sum(layer["plis"] for p in publishers for layer in p.values()),
         "publisher_nacks": sum(layer["nacks"] for p in publishers for layer in p.values()),
+        "publisher_retransmissions": sum(layer.get("retransmitted", 0) for p in publishers for layer in p.values()),
         "publisher_layers_active": {rid: sum(1 for p in publishers if p.get(rid, {}).get("active"))
                                     for rid in SIMULCAST_RIDS} if publishers else None,
         "views_sent": sum(int(r.get("views_sent", 0)) for r in reports.values()),

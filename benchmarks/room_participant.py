@@ -146,8 +146,10 @@ class RoomParticipant(SfuParticipant):
                     _hook(self.pc, self.pid, self.shared, self.pid)
                 if self.simulcast is not None and self.camera is not None and self.simulcast.transport is None:
                     codec = next(c for c in self.camera._codecs if not is_rtx(c))
+                    rtx = next((c.payloadType for c in self.camera._codecs
+                                if is_rtx(c) and c.parameters.get("apt") == codec.payloadType), None)
                     self.simulcast.configure(self.camera.sender.transport, str(self.camera.mid), codec.payloadType,
-                                             data["description"]["sdp"])
+                                             data["description"]["sdp"], rtx)
                     self.simulcast.start()
             if not self._answered.done():
                 self._answered.set_result(None)

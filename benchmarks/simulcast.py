@@ -8,7 +8,7 @@ and random timestamp offset, with the mid and rid extensions on its first packet
 connection's DTLS transport (`_send_rtp` protects with SRTP and sends). It answers what a browser's
 encoder answers: a PLI for a layer jumps that layer to its clip's next keyframe, and
 `video:publisher-layers` (dynacast) stops and restarts layers, a restarted layer starting on a
-keyframe. Each layer also sends sender reports, which the server uses to line the layers'
+keyframe; a NACK is answered from the layer's history on its RTX stream. Each layer also sends sender reports, which the server uses to line the layers'
 timestamps up when a subscriber switches between them.
 """
 
@@ -28,22 +28,27 @@ from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParam
 from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    HeaderExtensions,
     HeaderExtensionsMap,
     RtcpPsfbPacket,
     RtcpRtpfbPacket,
     RtcpSenderInfo,
     RtcpSrPacket,
     RtpPacket,
+    wrap_rtx,
 )
 
 from benchmarks.clip import FPS, KEYFRAME_INTERVAL, Clip
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 IDENTIFY_SECONDS = 2.0  # like a browser: mid and rid on a layer's first packets, then only its SSRC
 SR_INTERVAL = 1.0
 CLOCK_RATE = 90000
+HISTORY = 1024  # packets kept per layer to answer NACKs (about 6 s of the top layer)
 
 
 # --- SDP -----------------------------------------------------------------------------------------
@@ -80,15 +85,16 @@ def simulcast_offer(sdp: str, mid: str, rids: Sequence[str]) -> str:
 
     Its own `a=ssrc` lines go (a browser's rid-based offer names no SSRCs: the server learns each
     layer's SSRC from the rid on its first packets); the rid extension takes an ID no other section
-    uses, since a BUNDLE group shares one ID space."""
+    uses, since a BUNDLE group shares one ID space. Retransmissions (RTX) of a layer carry the
+    `repaired-rtp-stream-id` extension, which is offered too."""
     session, sections = _sections(sdp)
     used = {int(line.split()[0].split(":")[1].split("/")[0]) for s in sections for line in s
             if line.startswith("a=extmap:")}
-    rid_id = next(i for i in range(1, 15) if i not in used)
+    rid_id, repaired_id = [i for i in range(1, 15) if i not in used][:2]
     section = _section_of(sections, mid)
     kept = [line for line in section if not line.startswith(("a=ssrc:", "a=ssrc-group:"))]
     last_ext = max((i for i, line in enumerate(kept) if line.startswith("a=extmap:")), default=len(kept) - 1)
-    kept.insert(last_ext + 1, f"a=extmap:{rid_id} {RID_URI}")
+    kept[last_ext + 1:last_ext + 1] = [f"a=extmap:{rid_id} {RID_URI}", f"a=extmap:{repaired_id} {REPAIRED_RID_URI}"]
     kept.extend(f"a=rid:{rid} send" for rid in rids)
     kept.append("a=simulcast:send " + ";".join(rids))
     section[:] = kept
@@ -150,7 +156,8 @@ class LayerState:
     """One simulcast layer's stream: its SSRC, sequence numbers, timestamps, clip position and counters."""
 
     __slots__ = ("rid", "clip", "ssrc", "seq", "ts_offset", "index", "picture_id", "active", "keyframe_wanted",
-                 "first_sent", "packets", "octets", "plis", "nacks", "keyframes_sent")
+                 "first_sent", "packets", "octets", "plis", "nacks", "keyframes_sent", "rtx_ssrc", "rtx_seq", "history",
+                 "retransmitted", "unanswered")
 
     def __init__(self, rid: str, clip: Clip) -> None:
         self.rid = rid
@@ -168,6 +175,11 @@ class LayerState:
         self.plis = 0
         self.nacks = 0
         self.keyframes_sent = 0
+        self.rtx_ssrc = _random32()
+        self.rtx_seq = _random16()
+        self.history: list[RtpPacket | None] = [None] * HISTORY  # by sequence number modulo HISTORY
+        self.retransmitted = 0
+        self.unanswered = 0  # NACKed packets no longer in the history
 
     def request_keyframe(self) -> None:
         self.keyframe_wanted = True
@@ -185,15 +197,17 @@ class LayerState:
 class _RtcpSink:
     """Stands in the DTLS transport's RTCP router for one layer's SSRC (aiortc routes by media SSRC)."""
 
-    def __init__(self, layer: LayerState) -> None:
+    def __init__(self, sender: SimulcastSender, layer: LayerState) -> None:
+        self.sender = sender
         self.layer = layer
 
     async def _handle_rtcp_packet(self, packet: Any) -> None:
         if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
             self.layer.plis += 1
             self.layer.request_keyframe()
-        elif isinstance(packet, RtcpRtpfbPacket):
-            self.layer.nacks += 1  # loopback loses nothing; counted so a report would show if it did
+        elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            self.layer.nacks += 1
+            await self.sender.retransmit(self.layer, packet.lost)
 
 
 class SimulcastSender:
@@ -210,13 +224,15 @@ class SimulcastSender:
         self._abs_send_time = False
         self._task: asyncio.Task[None] | None = None
         self.send_errors = 0
+        self.rtx_payload_type: int | None = None
 
     @property
     def rids(self) -> list[str]:
         return [layer.rid for layer in self.layers]
 
-    def configure(self, transport: Any, mid: str, payload_type: int, answer_sdp: str) -> None:
-        """Use the negotiated extension IDs and payload type; route the layers' RTCP feedback to us."""
+    def configure(self, transport: Any, mid: str, payload_type: int, answer_sdp: str,
+                  rtx_payload_type: int | None = None) -> None:
+        """Use the negotiated extension IDs and payload types; route the layers' RTCP feedback to us."""
         accepted = answer_simulcast(answer_sdp, mid)
         if accepted != self.rids:
             raise RuntimeError(f"the server's answer accepted simulcast {accepted!r}, offered {self.rids!r}")
@@ -224,12 +240,14 @@ class SimulcastSender:
         if MID_URI not in ids or RID_URI not in ids:
             raise RuntimeError(f"the answer lacks the mid or rid extension: {sorted(ids)}")
         wanted = [RTCRtpHeaderExtensionParameters(id=ids[uri], uri=uri)
-                  for uri in (MID_URI, RID_URI, ABS_SEND_TIME_URI) if uri in ids]
+                  for uri in (MID_URI, RID_URI, REPAIRED_RID_URI, ABS_SEND_TIME_URI) if uri in ids]
         self._extensions.configure(RTCRtpParameters(headerExtensions=wanted))
         self._abs_send_time = ABS_SEND_TIME_URI in ids
         self.transport, self.mid, self.payload_type = transport, mid, payload_type
+        # a browser retransmits on RTX, naming the layer with repaired-rtp-stream-id
+        self.rtx_payload_type = rtx_payload_type if REPAIRED_RID_URI in ids else None
         for layer in self.layers:
-            transport._rtp_router.senders[layer.ssrc] = _RtcpSink(layer)
+            transport._rtp_router.senders[layer.ssrc] = _RtcpSink(self, layer)
 
     def set_active(self, rids: Sequence[str]) -> None:
         """Dynacast: encode only the layers someone needs; a layer that comes back starts on a keyframe."""
@@ -293,6 +311,7 @@ class SimulcastSender:
                 packet.extensions.rtp_stream_id = layer.rid
             if self._abs_send_time:
                 packet.extensions.abs_send_time = (current_ntp_time() >> 14) & 0x00FFFFFF
+            layer.history[layer.seq % HISTORY] = packet
             layer.seq = (layer.seq + 1) & 0xFFFF
             try:
                 await self.transport._send_rtp(packet.serialize(self._extensions))
@@ -303,6 +322,23 @@ class SimulcastSender:
             layer.octets += len(payload)
         if keyframe:
             layer.keyframes_sent += 1
+
+    async def retransmit(self, layer: LayerState, lost: Sequence[int]) -> None:
+        """Answer a NACK as a browser does: each packet still in the history again, on the layer's RTX stream."""
+        for seq in lost[:64]:
+            original = layer.history[seq % HISTORY]
+            if original is None or original.sequence_number != seq or self.rtx_payload_type is None:
+                layer.unanswered += 1
+                continue
+            rtx = wrap_rtx(original, payload_type=self.rtx_payload_type, sequence_number=layer.rtx_seq,
+                           ssrc=layer.rtx_ssrc)
+            rtx.extensions = HeaderExtensions(mid=self.mid, repaired_rtp_stream_id=layer.rid)  # binds the RTX SSRC
+            layer.rtx_seq = (layer.rtx_seq + 1) & 0xFFFF
+            try:
+                await self.transport._send_rtp(rtx.serialize(self._extensions))
+            except ConnectionError:
+                return
+            layer.retransmitted += 1
 
     async def _send_reports(self, start: float, now: float) -> None:
         """A sender report per active layer: NTP now ↔ that layer's RTP time now."""
@@ -321,4 +357,5 @@ class SimulcastSender:
 
     def stats(self) -> dict[str, Any]:
         return {layer.rid: {"packets": layer.packets, "bytes": layer.octets, "plis": layer.plis, "nacks": layer.nacks,
+                            "retransmitted": layer.retransmitted, "unanswered": layer.unanswered,
                             "keyframes": layer.keyframes_sent, "active": layer.active} for layer in self.layers}

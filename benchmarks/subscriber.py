@@ -15,6 +15,7 @@ import zlib
 from typing import Any
 
 import aiortc.rtcpeerconnection
+import pylibsrtp
 from aiortc.codecs import is_rtx
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
@@ -201,16 +202,30 @@ def install() -> None:
 
 
 def install_fast_path(dtls_transport: Any) -> None:
-    """Count decrypted RTP by SSRC before aiortc parses it (`RTCDtlsTransport._handle_rtp_data`).
+    """Count received RTP by SSRC straight from the socket, without aiortc's receive machinery.
 
-    The generator's receive path is most of its CPU; skipping `RtpPacket.parse`, the router and a
-    coroutine per packet lets one worker carry more subscribers. The first packet of each SSRC
-    still goes through aiortc's router to find its receiver; RTX is told apart by payload type.
+    The generator's receive path is most of its CPU. aiortc queues every datagram (aioice's queue),
+    wakes the DTLS transport's task for it, unprotects it there, parses it and routes it to a
+    receiver coroutine. Here, once a stream's SSRC is known, a datagram is unprotected and counted
+    in the ICE connection's `data_received` callback itself: no queue, no task switch, no parse.
+    The first packet of each SSRC (and all RTCP and DTLS) still takes aiortc's own path, which
+    finds the stream's receiver; RTX is told apart by payload type.
     """
     if getattr(dtls_transport, "_bench_fast_path", False):
         return
     original = dtls_transport._handle_rtp_data
     receivers: dict[int, CountingReceiver] = {}
+
+    def count(receiver: CountingReceiver, data: bytes) -> None:
+        counter = receiver.counter
+        if counter is None:
+            return
+        if data[1] & 0x7F in receiver._rtx_pts:
+            counter.rtx += 1
+            return
+        counter.on_bytes(data)
+        if counter.wants_keyframe():
+            asyncio.ensure_future(receiver._send_rtcp_pli(int.from_bytes(data[8:12], "big")))
 
     async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
         receiver = receivers.get(int.from_bytes(data[8:12], "big"))
@@ -224,17 +239,29 @@ def install_fast_path(dtls_transport: Any) -> None:
                 receivers[packet.ssrc] = routed
             await original(data, arrival_time_ms)
             return
-        counter = receiver.counter
-        if counter is not None:
-            if data[1] & 0x7F in receiver._rtx_pts:
-                counter.rtx += 1
-            else:
-                counter.on_bytes(data)
-                if counter.wants_keyframe():
-                    await receiver._send_rtcp_pli(int.from_bytes(data[8:12], "big"))
+        count(receiver, data)
 
     dtls_transport._handle_rtp_data = handle_rtp_data
     dtls_transport._bench_fast_path = True
+    ice = getattr(getattr(dtls_transport, "transport", None), "_connection", None)
+    queued = getattr(ice, "data_received", None)
+    if queued is None:
+        return
+
+    def data_received(data: bytes, component: int) -> None:
+        rx = dtls_transport._rx_srtp
+        if rx is not None and len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
+            receiver = receivers.get(int.from_bytes(data[8:12], "big"))
+            if receiver is not None:
+                try:
+                    plain = rx.unprotect(data)
+                except pylibsrtp.Error:
+                    return
+                count(receiver, plain)
+                return
+        queued(data, component)
+
+    ice.data_received = data_received
 
 
 def key_hi(label: str) -> int:

@@ -183,3 +183,48 @@ def test_join_pairs_count_only_what_a_join_brought_in() -> None:
     assert sorted(latencies) == [200.0, 300.0, 300.0] and missing == 1  # c never got b's frame
     latencies, missing = _join_pairs(joins, {}, frames, view=False)
     assert len(latencies) == 4 and missing == 2
+
+
+class _Transport:
+    """A stand-in DTLS transport: keeps what would have been SRTP-protected and sent."""
+
+    state = "connected"
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self._rtp_router = type("Router", (), {"senders": {}})()
+
+    async def _send_rtp(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+async def test_layers_go_out_as_their_own_streams_and_nacks_come_back_on_rtx() -> None:
+    from aiortc.rtp import RtcpRtpfbPacket, RtpPacket
+
+    from benchmarks.simulcast import MID_URI, REPAIRED_RID_URI
+
+    sdp, mid = await _aiortc_offer()
+    offered = parse_offer(simulcast_offer(sdp, mid, SIMULCAST_RIDS)).by_mid(mid)
+    assert offered is not None and REPAIRED_RID_URI in offered.extensions
+    ids = offered.extensions
+    answer = (f"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 97 98\r\na=mid:{mid}\r\na=extmap:{ids[MID_URI]} {MID_URI}\r\n"
+              f"a=extmap:{ids[RID_URI]} {RID_URI}\r\na=extmap:{ids[REPAIRED_RID_URI]} {REPAIRED_RID_URI}\r\n"
+              "a=simulcast:recv q;h;f\r\n")
+    clips = [load_clip(name) for name in ("sim-q", "sim-h", "sim-f")]
+    sender = SimulcastSender(clips, SIMULCAST_RIDS)
+    transport = _Transport()
+    sender.configure(transport, mid, 97, answer, rtx_payload_type=98)
+    for layer in sender.layers:
+        await sender._send_frame(layer, 3000)
+    ssrcs = [int.from_bytes(d[8:12], "big") for d in transport.sent]
+    assert set(ssrcs) == {x.ssrc for x in sender.layers}
+    first = RtpPacket.parse(transport.sent[0], sender._extensions)
+    assert first.extensions.mid == mid and first.extensions.rtp_stream_id == "q" and first.payload_type == 97
+    f = sender.layers[2]
+    lost = RtpPacket.parse(transport.sent[-1], sender._extensions)
+    nack = RtcpRtpfbPacket(fmt=1, ssrc=1, media_ssrc=f.ssrc, lost=[lost.sequence_number, (lost.sequence_number + 500)])
+    await transport._rtp_router.senders[f.ssrc]._handle_rtcp_packet(nack)
+    rtx = RtpPacket.parse(transport.sent[-1], sender._extensions)
+    assert rtx.ssrc == f.rtx_ssrc and rtx.payload_type == 98 and rtx.extensions.repaired_rtp_stream_id == "f"
+    assert rtx.payload[:2] == lost.sequence_number.to_bytes(2, "big") and rtx.payload[2:] == lost.payload
+    assert f.nacks == 1 and f.retransmitted == 1 and f.unanswered == 1  # the second was never sent
