@@ -125,6 +125,7 @@ def room_figures(cfg: Any, finals: list[dict[str, Any]], window: float,
         "publisher_plis": sum(layer["plis"] for p in publishers for layer in p.values()),
         "publisher_nacks": sum(layer["nacks"] for p in publishers for layer in p.values()),
         "publisher_retransmissions": sum(layer.get("retransmitted", 0) for p in publishers for layer in p.values()),
+        "publisher_retransmissions_throttled": sum(layer.get("throttled", 0) for p in publishers for layer in p.values()),
         "publisher_layers_active": {rid: sum(1 for p in publishers if p.get(rid, {}).get("active"))
                                     for rid in SIMULCAST_RIDS} if publishers else None,
         "views_sent": sum(int(r.get("views_sent", 0)) for r in reports.values()),

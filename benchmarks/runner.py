@@ -192,6 +192,7 @@ class _Workers:
             self.progress[data["worker"]] = data
         elif kind == "loaded":
             self.loaded.add(data["worker"])
+            self.progress[data["worker"]] = {"cpu_s": data.get("cpu_s", 0.0)}  # CPU spent before the joins
         elif kind == "joined":
             self.joined[data["pid"]] = data
         elif kind == "final":
@@ -261,6 +262,10 @@ def run(cfg: RunConfig, display: Display | None = None) -> dict[str, Any]:
         while len(workers.loaded) < len(workers.conns) and time.monotonic() < deadline and not workers.errors:
             workers.pump(0.2)
         lap("workers_start_s")
+        join_server_cpu0, _ = _server_sample(server_pid)
+        join_busy0 = cpu.machine_busy_seconds()
+        join_drops0 = cpu.udp_drops(cpu.process_tree(server_pid)) if server_pid else 0
+        join_gen0 = workers.total("cpu_s") + cpu.self_cpu_seconds()
         t0 = time.monotonic()
         workers.broadcast("go", t0)
         expected_total = expected_video(cfg, workers.specs)
@@ -276,6 +281,15 @@ def run(cfg: RunConfig, display: Display | None = None) -> dict[str, Any]:
             if len(workers.errors) >= total:
                 break
         ready_s = time.monotonic() - t0
+        join_server_cpu1, _ = _server_sample(server_pid)
+        join_phase = {
+            "seconds": round(ready_s, 2),
+            "server_cpu_cores": round((join_server_cpu1 - join_server_cpu0) / ready_s, 3)
+            if join_server_cpu0 is not None and join_server_cpu1 is not None else None,
+            "generator_cpu_cores": round((workers.total("cpu_s") + cpu.self_cpu_seconds() - join_gen0) / ready_s, 3),
+            "machine_busy_cores": round((cpu.machine_busy_seconds() - join_busy0) / ready_s, 3),
+            "udp_drops_server": (cpu.udp_drops(cpu.process_tree(server_pid)) - join_drops0) if server_pid else None,
+        }
         lap("join_s")
         if workers.sfu_unavailable:
             raise RuntimeError(f"SFU media not available on this server: {workers.sfu_unavailable}")
@@ -320,6 +334,7 @@ def run(cfg: RunConfig, display: Display | None = None) -> dict[str, Any]:
         # what one simulated client spent (in mesh mode: the cost the SFU takes off every browser)
         result["client_cpu_pct_per_participant"] = round(100 * result["generator_cpu_cores"] / total, 2)
         result["ready_s"] = round(ready_s, 2)
+        result["join_phase"] = join_phase
         other = (busy1 - busy0) - result["generator_cpu_s"] - (result["server_cpu_s"] or 0)
         result["other_cpu_cores"] = round(max(0.0, other) / window, 3)  # load from outside the benchmark
         result["loadavg_1m"] = round(os.getloadavg()[0], 2)

@@ -49,6 +49,7 @@ IDENTIFY_SECONDS = 2.0  # like a browser: mid and rid on a layer's first packets
 SR_INTERVAL = 1.0
 CLOCK_RATE = 90000
 HISTORY = 1024  # packets kept per layer to answer NACKs (about 6 s of the top layer)
+RESEND_INTERVAL = 0.1  # like libwebrtc's packet history: one retransmission of a packet per round trip (floor)
 
 
 # --- SDP -----------------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ class LayerState:
 
     __slots__ = ("rid", "clip", "ssrc", "seq", "ts_offset", "index", "picture_id", "active", "keyframe_wanted",
                  "first_sent", "packets", "octets", "plis", "nacks", "keyframes_sent", "rtx_ssrc", "rtx_seq", "history",
-                 "retransmitted", "unanswered")
+                 "resent_at", "retransmitted", "unanswered", "throttled")
 
     def __init__(self, rid: str, clip: Clip) -> None:
         self.rid = rid
@@ -178,8 +179,10 @@ class LayerState:
         self.rtx_ssrc = _random32()
         self.rtx_seq = _random16()
         self.history: list[RtpPacket | None] = [None] * HISTORY  # by sequence number modulo HISTORY
+        self.resent_at = [0.0] * HISTORY  # when each packet was last retransmitted
         self.retransmitted = 0
         self.unanswered = 0  # NACKed packets no longer in the history
+        self.throttled = 0  # NACKed again within RESEND_INTERVAL of its last retransmission
 
     def request_keyframe(self) -> None:
         self.keyframe_wanted = True
@@ -312,6 +315,7 @@ class SimulcastSender:
             if self._abs_send_time:
                 packet.extensions.abs_send_time = (current_ntp_time() >> 14) & 0x00FFFFFF
             layer.history[layer.seq % HISTORY] = packet
+            layer.resent_at[layer.seq % HISTORY] = 0.0
             layer.seq = (layer.seq + 1) & 0xFFFF
             try:
                 await self.transport._send_rtp(packet.serialize(self._extensions))
@@ -324,12 +328,18 @@ class SimulcastSender:
             layer.keyframes_sent += 1
 
     async def retransmit(self, layer: LayerState, lost: Sequence[int]) -> None:
-        """Answer a NACK as a browser does: each packet still in the history again, on the layer's RTX stream."""
+        """Answer a NACK as a browser does: each packet still in the history again, on the layer's RTX stream,
+        but a packet at most once per RESEND_INTERVAL (libwebrtc waits a round trip before resending one)."""
+        now = time.monotonic()
         for seq in lost[:64]:
             original = layer.history[seq % HISTORY]
             if original is None or original.sequence_number != seq or self.rtx_payload_type is None:
                 layer.unanswered += 1
                 continue
+            if now - layer.resent_at[seq % HISTORY] < RESEND_INTERVAL:
+                layer.throttled += 1
+                continue
+            layer.resent_at[seq % HISTORY] = now
             rtx = wrap_rtx(original, payload_type=self.rtx_payload_type, sequence_number=layer.rtx_seq,
                            ssrc=layer.rtx_ssrc)
             rtx.extensions = HeaderExtensions(mid=self.mid, repaired_rtp_stream_id=layer.rid)  # binds the RTX SSRC
@@ -358,4 +368,5 @@ class SimulcastSender:
     def stats(self) -> dict[str, Any]:
         return {layer.rid: {"packets": layer.packets, "bytes": layer.octets, "plis": layer.plis, "nacks": layer.nacks,
                             "retransmitted": layer.retransmitted, "unanswered": layer.unanswered,
+                            "throttled": layer.throttled,
                             "keyframes": layer.keyframes_sent, "active": layer.active} for layer in self.layers}

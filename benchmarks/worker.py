@@ -143,7 +143,7 @@ async def _run(conn: Connection, spec: WorkerSpec) -> None:
                 "cpu_s": self_cpu_seconds(),
             }))
 
-    conn.send(("loaded", {"worker": spec.index}))
+    conn.send(("loaded", {"worker": spec.index, "cpu_s": self_cpu_seconds()}))
     command, t0 = await commands.get()  # "go": the common time origin of every worker's joins
     if command != "go":
         return

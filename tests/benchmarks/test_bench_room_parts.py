@@ -228,3 +228,5 @@ async def test_layers_go_out_as_their_own_streams_and_nacks_come_back_on_rtx() -
     assert rtx.ssrc == f.rtx_ssrc and rtx.payload_type == 98 and rtx.extensions.repaired_rtp_stream_id == "f"
     assert rtx.payload[:2] == lost.sequence_number.to_bytes(2, "big") and rtx.payload[2:] == lost.payload
     assert f.nacks == 1 and f.retransmitted == 1 and f.unanswered == 1  # the second was never sent
+    await transport._rtp_router.senders[f.ssrc]._handle_rtcp_packet(nack)  # asked again at once: wait a round trip
+    assert f.retransmitted == 1 and f.throttled == 1
