@@ -223,7 +223,16 @@ class RoomParticipant(SfuParticipant):
             "first_shown": {pid: list(v) for pid, v in first_shown.items()},
             "simulcast": self.simulcast.stats() if self.simulcast is not None else None,
             "dtx_skipped": self.audio_track.dtx_skipped if self.audio_track is not None else 0,
+            "server_port": self._server_port(),
         }
+
+    def _server_port(self) -> int | None:
+        """The server's UDP port for this member (its SDP candidate): ties server-side socket figures to a member."""
+        remote = self.pc.remoteDescription
+        for line in (remote.sdp.splitlines() if remote is not None else []):
+            if line.startswith("a=candidate:") and " typ host" in line:
+                return int(line.split()[5])
+        return None
 
     async def _close_media(self) -> None:
         if self._view_task is not None:

@@ -271,9 +271,13 @@ def run(cfg: RunConfig, display: Display | None = None) -> dict[str, Any]:
         expected_total = expected_video(cfg, workers.specs)
         ready_timeout = cfg.ready_timeout or (20 + total * cfg.join_interval * 2)
         deadline = t0 + total * cfg.join_interval + ready_timeout
+        progress: list[tuple[float, int, int]] = []  # (seconds since go, joined, video streams flowing)
         while time.monotonic() < deadline:
             workers.pump(0.25)
             ready = workers.total("video_ready")
+            elapsed = time.monotonic() - t0
+            if not progress or elapsed - progress[-1][0] >= 2.0:
+                progress.append((round(elapsed, 1), len(workers.joined), int(ready)))
             display.phase("joining", min(1.0, ready / max(1, expected_total)),
                           f"{len(workers.joined)}/{total} joined, {int(ready)}/{expected_total} video streams")
             if workers.sfu_unavailable or (ready >= expected_total and len(workers.joined) == total):
@@ -289,6 +293,7 @@ def run(cfg: RunConfig, display: Display | None = None) -> dict[str, Any]:
             "generator_cpu_cores": round((workers.total("cpu_s") + cpu.self_cpu_seconds() - join_gen0) / ready_s, 3),
             "machine_busy_cores": round((cpu.machine_busy_seconds() - join_busy0) / ready_s, 3),
             "udp_drops_server": (cpu.udp_drops(cpu.process_tree(server_pid)) - join_drops0) if server_pid else None,
+            "expected_video_streams": expected_total, "progress": progress,
         }
         lap("join_s")
         if workers.sfu_unavailable:
