@@ -130,6 +130,10 @@ def room_figures(cfg: Any, finals: list[dict[str, Any]], window: float,
                                     for rid in SIMULCAST_RIDS} if publishers else None,
         "views_sent": sum(int(r.get("views_sent", 0)) for r in reports.values()),
         "dtx_skipped_packets": sum(int(r.get("dtx_skipped", 0)) for r in reports.values()),
+        # each member as it saw the run, in join order (what a figure above hides: who lacked what)
+        "members": [{"index": j.get("index"), "camera": j.get("camera"),
+                     **{k: v for k, v in reports[pid].items() if k != "first_shown"}}
+                    for pid, j in sorted(joins.items(), key=lambda kv: kv[1].get("index", 0))],
     }
 
 

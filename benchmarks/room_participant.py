@@ -60,7 +60,9 @@ class RoomParticipant(SfuParticipant):
         self.slot_counters: dict[str, StreamCounter] = {}
         self.offers_received = 0
         self.slot_events = 0
+        self.layer_events = 0
         self.views_sent = 0
+        self.forwarding: dict[str, int] = {}  # state -> videos, from the last video:forwarding
         self.view: RoomView | None = None
         self._tiles: list[dict[str, Any]] | None = None
         self._view_dirty = False
@@ -71,6 +73,7 @@ class RoomParticipant(SfuParticipant):
     async def start(self) -> None:
         for event, handler in (("video:answer", self._on_answer), ("video:offer", self._on_offer),
                                ("video:slots", self._on_slots), ("video:publisher-layers", self._on_layers),
+                               ("video:forwarding", self._on_forwarding),
                                ("video:active-speaker", self._on_speaker), ("video:user-joined", self._on_joined),
                                ("video:user-left", self._on_left)):
             self.sio.on(event, handler)
@@ -173,7 +176,15 @@ class RoomParticipant(SfuParticipant):
                 pid = slot.get("participantId")
                 counter.set_source(pid, key_hi(pid) if pid else 0)
 
+    async def _on_forwarding(self, data: dict[str, Any]) -> None:
+        states: dict[str, int] = {}
+        for video in data.get("videos") or [] if isinstance(data, dict) else []:
+            state = str(video.get("state"))
+            states[state] = states.get(state, 0) + 1
+        self.forwarding = states
+
     async def _on_layers(self, data: dict[str, Any]) -> None:
+        self.layer_events += 1
         if self.simulcast is not None and isinstance(data, dict) and data.get("source", "camera") == "camera":
             self.simulcast.set_active([str(r) for r in data.get("active") or []])
 
@@ -220,6 +231,9 @@ class RoomParticipant(SfuParticipant):
         first_shown = self.view.first_shown if self.view is not None else {}
         return {
             "offers_received": self.offers_received, "slot_events": self.slot_events, "views_sent": self.views_sent,
+            "layer_events": self.layer_events, "forwarding": self.forwarding,
+            "video_slots_flowing": sum(1 for c in self.slot_counters.values() if c.video and c.packets),
+            "video_slots_assigned": sum(1 for c in self.slot_counters.values() if c.video and c.source),
             "first_shown": {pid: list(v) for pid, v in first_shown.items()},
             "simulcast": self.simulcast.stats() if self.simulcast is not None else None,
             "dtx_skipped": self.audio_track.dtx_skipped if self.audio_track is not None else 0,
