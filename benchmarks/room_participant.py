@@ -63,6 +63,7 @@ class RoomParticipant(SfuParticipant):
         self.layer_events = 0
         self.views_sent = 0
         self.forwarding: dict[str, int] = {}  # state -> videos, from the last video:forwarding
+        self._forwarding_by_pid: dict[str, str] = {}
         self.view: RoomView | None = None
         self._tiles: list[dict[str, Any]] | None = None
         self._view_dirty = False
@@ -178,10 +179,14 @@ class RoomParticipant(SfuParticipant):
 
     async def _on_forwarding(self, data: dict[str, Any]) -> None:
         states: dict[str, int] = {}
+        by_pid: dict[str, str] = {}
         for video in data.get("videos") or [] if isinstance(data, dict) else []:
             state = str(video.get("state"))
             states[state] = states.get(state, 0) + 1
+            if video.get("source") == "camera":
+                by_pid[str(video.get("participantId"))] = state + (f":{video.get('layer')}" if "layer" in video else "")
         self.forwarding = states
+        self._forwarding_by_pid = by_pid
 
     async def _on_layers(self, data: dict[str, Any]) -> None:
         self.layer_events += 1
@@ -232,6 +237,8 @@ class RoomParticipant(SfuParticipant):
         return {
             "offers_received": self.offers_received, "slot_events": self.slot_events, "views_sent": self.views_sent,
             "layer_events": self.layer_events, "forwarding": self.forwarding,
+            # what the server said of each tile of the last view sent (large first): state[:layer]
+            "view_states": [self._forwarding_by_pid.get(t["participantId"], "unknown") for t in self._tiles or []],
             "video_slots_flowing": sum(1 for c in self.slot_counters.values() if c.video and c.packets),
             "video_slots_assigned": sum(1 for c in self.slot_counters.values() if c.video and c.source),
             "first_shown": {pid: list(v) for pid, v in first_shown.items()},

@@ -158,7 +158,7 @@ class LayerState:
 
     __slots__ = ("rid", "clip", "ssrc", "seq", "ts_offset", "index", "picture_id", "active", "keyframe_wanted",
                  "first_sent", "packets", "octets", "plis", "nacks", "keyframes_sent", "rtx_ssrc", "rtx_seq", "history",
-                 "resent_at", "retransmitted", "unanswered", "throttled")
+                 "resent_at", "retransmitted", "unanswered", "throttled", "rtx_budget", "rtx_budget_max")
 
     def __init__(self, rid: str, clip: Clip) -> None:
         self.rid = rid
@@ -182,7 +182,10 @@ class LayerState:
         self.resent_at = [0.0] * HISTORY  # when each packet was last retransmitted
         self.retransmitted = 0
         self.unanswered = 0  # NACKed packets no longer in the history
-        self.throttled = 0  # NACKed again within RESEND_INTERVAL of its last retransmission
+        self.throttled = 0  # NACKed again within RESEND_INTERVAL of its last retransmission, or over the budget
+        # like libwebrtc's retransmission rate limiter: resend at most as many bytes as the layer itself sends
+        self.rtx_budget_max = clip.video_bps / 8
+        self.rtx_budget = 0.0
 
     def request_keyframe(self) -> None:
         self.keyframe_wanted = True
@@ -324,22 +327,25 @@ class SimulcastSender:
                 return
             layer.packets += 1
             layer.octets += len(payload)
+            layer.rtx_budget = min(layer.rtx_budget + len(payload), layer.rtx_budget_max)
         if keyframe:
             layer.keyframes_sent += 1
 
     async def retransmit(self, layer: LayerState, lost: Sequence[int]) -> None:
         """Answer a NACK as a browser does: each packet still in the history again, on the layer's RTX stream,
-        but a packet at most once per RESEND_INTERVAL (libwebrtc waits a round trip before resending one)."""
+        but a packet at most once per RESEND_INTERVAL (libwebrtc waits a round trip before resending one) and
+        no more retransmitted bytes than the layer sends (libwebrtc's retransmission rate limiter)."""
         now = time.monotonic()
         for seq in lost[:64]:
             original = layer.history[seq % HISTORY]
             if original is None or original.sequence_number != seq or self.rtx_payload_type is None:
                 layer.unanswered += 1
                 continue
-            if now - layer.resent_at[seq % HISTORY] < RESEND_INTERVAL:
+            if now - layer.resent_at[seq % HISTORY] < RESEND_INTERVAL or layer.rtx_budget < len(original.payload):
                 layer.throttled += 1
                 continue
             layer.resent_at[seq % HISTORY] = now
+            layer.rtx_budget -= len(original.payload)
             rtx = wrap_rtx(original, payload_type=self.rtx_payload_type, sequence_number=layer.rtx_seq,
                            ssrc=layer.rtx_ssrc)
             rtx.extensions = HeaderExtensions(mid=self.mid, repaired_rtp_stream_id=layer.rid)  # binds the RTX SSRC
