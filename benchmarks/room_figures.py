@@ -94,6 +94,11 @@ def room_figures(cfg: Any, finals: list[dict[str, Any]], window: float,
     offers = sum(int(r.get("offers_received", 0)) for r in reports.values())
     total = len(joins)
     pairs, missing = _join_pairs(joins, reports, first_frames, bool(cfg.view))
+    connected = {pid: {"join_ns": r.get("connected_ns") or 0, **{k: joins[pid].get(k) for k in ("subscribe", "publish",
+                                                                                               "camera")}}
+                 for pid, r in reports.items()}
+    after_connect, _ = _join_pairs(connected, reports, first_frames, bool(cfg.view))
+    setup = [(r["connected_ns"] - joins[pid]["join_ns"]) / 1e6 for pid, r in reports.items() if r.get("connected_ns")]
     joined, before, start, end = (scrapes.get(k, {}) for k in ("joined", "before", "start", "end"))
     server_offers = server_metrics.delta(joined, before, server_metrics.OFFERS)
     server_layers = {SIMULCAST_RIDS[i] if cfg.simulcast and i < len(SIMULCAST_RIDS) else str(i):
@@ -113,6 +118,10 @@ def room_figures(cfg: Any, finals: list[dict[str, Any]], window: float,
         "offers_per_join": round(1 + offers / total, 2) if total else None,
         "server_offers_during_joins": server_offers,
         "join_to_first_frame_ms": _stats(pairs, 1),
+        # the same pairs from the later of the two media connections coming up: the server's part
+        "connected_to_first_frame_ms": _stats(after_connect, 1),
+        # each member's join ack to its media connection up (offer, answer, ICE, DTLS): mostly the client's part
+        "join_to_connected_ms": _stats(setup, 1),
         "join_pairs_without_frame": missing,
         "server_layer_packets": {k: v for k, v in server_layers.items() if v},
         "server_layer_switches": server_metrics.delta(end, start, server_metrics.LAYER_SWITCHES),
@@ -155,7 +164,7 @@ def _join_pairs(joins: dict[str, dict[str, Any]], reports: dict[str, dict[str, A
             sources = [pid for pid, j in joins.items() if pid != sub and j.get("publish") and j.get("camera")]
         for pid in sources:
             ns = got.get(pid)
-            if ns is None or pid not in joins:
+            if ns is None or pid not in joins or not info["join_ns"] or not joins[pid]["join_ns"]:
                 missing += 1
                 continue
             origin = max(info["join_ns"], joins[pid]["join_ns"])

@@ -15,6 +15,7 @@ and it counts the server's offers it receives after its own negotiation (the cos
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,12 @@ class RoomParticipant(SfuParticipant):
         self._tiles: list[dict[str, Any]] | None = None
         self._view_dirty = False
         self._view_task: asyncio.Task[None] | None = None
+        self.connected_ns = 0  # when the media connection (ICE + DTLS) came up: separates setup from forwarding
+
+        @self.pc.on("connectionstatechange")
+        def _state() -> None:
+            if self.pc.connectionState == "connected" and not self.connected_ns:
+                self.connected_ns = time.monotonic_ns()
 
     # --- joining -------------------------------------------------------------------------------------
 
@@ -245,6 +252,7 @@ class RoomParticipant(SfuParticipant):
             "simulcast": self.simulcast.stats() if self.simulcast is not None else None,
             "dtx_skipped": self.audio_track.dtx_skipped if self.audio_track is not None else 0,
             "server_port": self._server_port(),
+            "connected_ns": self.connected_ns,
         }
 
     def _server_port(self) -> int | None:

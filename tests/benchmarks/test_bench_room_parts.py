@@ -173,7 +173,7 @@ def test_cameras_are_spread_and_the_expected_streams_follow_the_caps() -> None:
 
 def test_join_pairs_count_only_what_a_join_brought_in() -> None:
     ms = 1_000_000
-    joins = {"a": {"join_ns": 0, "subscribe": True, "publish": True, "camera": True},
+    joins = {"a": {"join_ns": 1 * ms, "subscribe": True, "publish": True, "camera": True},
              "b": {"join_ns": 100 * ms, "subscribe": True, "publish": True, "camera": True},
              "c": {"join_ns": 200 * ms, "subscribe": True, "publish": True, "camera": True}}
     reports = {"a": {"first_shown": {"b": [0, "join"], "c": [0, "speaker"]}},
