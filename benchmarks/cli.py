@@ -22,13 +22,14 @@ from benchmarks.cpu import wait_for_idle
 from benchmarks.display import Display, NullDisplay
 from benchmarks.plots import write_plots
 from benchmarks.report import RESULTS_FILE, append_result, load_results, print_table, write_markdown
+from benchmarks.rooms import add_room_options, run_large, simulcast_plan
 from benchmarks.runner import MODES, RunConfig, run
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=10.0, help="measured window, seconds (default 10)")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds after everyone receives everyone (default 3)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="1m",
+    p.add_argument("--preset", choices=sorted(name for name in PRESETS if not name.startswith("sim-")), default="1m",
                    help="video preset: 300k (320x240), 1m (640x480, default), 2.5m (1280x720)")
     p.add_argument("--workers", type=int, default=None, help="generator processes (default: max(2, cores))")
     p.add_argument("--url", default=None, help="benchmark an already-running server instead of starting one")
@@ -60,6 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-transcode", type=int, default=8, help="largest transcode room (it saturates early)")
     s.add_argument("--max-mesh", type=int, default=8, help="largest mesh room (N*(N-1) connections)")
     _common(s)
+    sim = sub.add_parser("simulcast", help="issue 8: simulcast cameras, all-full vs one large + eight thumbnails")
+    sim.add_argument("--participants", type=int, default=10, help="room size, every member with a camera (default 10)")
+    add_room_options(sim)
+    _common(sim)
+    big = sub.add_parser("large", help="issue 9: a study-group room (last-N, slots, views) vs all-to-all, by size")
+    big.add_argument("--participants", type=int, default=50, help="the largest room (default 50)")
+    big.add_argument("--cameras", type=int, default=None, help="members with a camera (default: half the room)")
+    big.add_argument("--sizes", default=None, help="room sizes for last-N (default 10,20,30,40 and --participants)")
+    big.add_argument("--all-to-all-sizes", default=None,
+                     help="sizes to try all-to-all at (default: the sizes up to --max-all-to-all; stops at the first "
+                          "that does not fit)")
+    big.add_argument("--max-all-to-all", type=int, default=30, help="largest all-to-all room to try (default 30)")
+    add_room_options(big)
+    _common(big)
     sub.add_parser("impaired", add_help=False,
                    help="Chromium SFU call vs direct call under per-hop loss/delay (sfu-bench impaired --help)")
     r = sub.add_parser("report", help="rewrite the table, report.md and plots from <out>/results.jsonl")
@@ -133,9 +148,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_markdown(results, args.out / "report.md", command)
         write_plots(results, args.out)
         return 0
+    if args.command in ("simulcast", "large") and args.out == Path("bench-results"):
+        args.out = Path("bench-results") / args.command
     display: Display = NullDisplay() if args.quiet else Display()
     with display:
-        if args.command == "sweep":
+        if args.command == "simulcast":
+            plan = simulcast_plan(args)
+            for i, cfg in enumerate(plan):
+                results.append(_run_one(cfg, display, args.out, f"[{i + 1}/{len(plan)}] {cfg.scenario} N={cfg.participants}",
+                                        args.wait_idle))
+        elif args.command == "large":
+            results = run_large(args, lambda cfg, name: _run_one(cfg, display, args.out, name, args.wait_idle),
+                                lambda text: console.print(f"[yellow]{text}[/]"))
+        elif args.command == "sweep":
             plan = sweep_plan(args)
             deadline = time.monotonic() + args.budget
             overhead = 8.0  # server + worker start and teardown; re-estimated from each run

@@ -39,8 +39,14 @@ PRESETS: dict[str, Preset] = {
     "300k": Preset("300k", 320, 240, 300_000),  # thumbnails
     "1m": Preset("1m", 640, 480, 1_000_000),  # the default camera
     "2.5m": Preset("2.5m", 1280, 720, 2_500_000),
+    # simulcast layers (a 1280x720 camera at 1/4, 1/2 and full size, as the web client publishes it)
+    "sim-q": Preset("sim-q", 320, 180, 150_000),
+    "sim-h": Preset("sim-h", 640, 360, 500_000),
+    "sim-f": Preset("sim-f", 1280, 720, 1_500_000),
 }
 DEFAULT_PRESET = "1m"
+SIMULCAST_RIDS = ("q", "h", "f")  # lowest first, as docs/protocol.md requires
+SIMULCAST_PRESETS = ("sim-q", "sim-h", "sim-f")
 
 
 @dataclass
@@ -209,3 +215,11 @@ def load_clip(preset_name: str = DEFAULT_PRESET, directory: Path | None = None, 
         pickle.dump((video, audio), f, protocol=pickle.HIGHEST_PROTOCOL)
     tmp.replace(path)  # atomic: concurrent readers see the old state or the whole file
     return Clip(preset, video, audio)
+
+
+def load_simulcast(directory: Path | None = None) -> list[Clip]:
+    """The three simulcast layers, lowest first (each encoded once and cached like any preset).
+
+    Every layer draws the same frame counter at its own size, keyframes at the same indices, so a
+    subscriber's decode check works on whichever layer it was sent."""
+    return [load_clip(name, directory) for name in SIMULCAST_PRESETS]

@@ -741,7 +741,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = options_from(args)
     opts.out.mkdir(parents=True, exist_ok=True)
     if args.nice:
-        os.nice(args.nice)  # inherited by the server, the impairer and Chromium
+        # inherited by the server, the impairer and Chromium; a session (autogroup) of its own so that the
+        # nice counts against other sessions' load too (benchmarks/cpu.py, `prioritize`)
+        cpu.prioritize(args.nice)
     if args.wait_idle > 0:
         cpu.wait_for_idle(args.wait_idle)
     results = run(opts)

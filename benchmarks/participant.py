@@ -37,6 +37,7 @@ class ParticipantSpec:
     subscribe: bool = True
     decode: bool = False  # keep a sample of one received video stream for the decode check
     join_at: float = 0.0  # time.monotonic() at which to join
+    camera: bool = True  # a publisher without a camera publishes its microphone only
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Shared:
     streams: list[tuple[str, StreamCounter]] = field(default_factory=list)  # (subscriber id, counter)
     sent: list[tuple[str, SendCounter]] = field(default_factory=list)  # (publisher id, counter)
     errors: list[str] = field(default_factory=list)
+    origin: float = 0.0  # time.monotonic() of the run's start, the same in every worker
 
 
 class Participant:
@@ -95,7 +97,8 @@ class Participant:
         await self.sio.connect(self.shared.url, auth={"name": self.spec.name}, transports=["websocket"],
                                wait_timeout=TIMEOUT)
         state = await self._ack("video:join-room", {"roomId": self.shared.room_id, "displayName": self.spec.name,
-                                                    "audio": self.spec.publish, "video": self.spec.publish,
+                                                    "audio": self.spec.publish,
+                                                    "video": self.spec.publish and self.spec.camera,
                                                     "topology": self.topology})
         self.pid = state.get("you", {}).get("participantId") or self.sio.get_sid() or ""
         self.join_ns = time.monotonic_ns()
@@ -116,6 +119,10 @@ class Participant:
             await pc.addIceCandidate(parsed)
         except Exception as exc:  # noqa: BLE001 - a bad candidate must not stop the run
             self.shared.errors.append(f"{self.spec.name}: candidate: {exc}")
+
+    def report(self) -> dict[str, Any]:
+        """What this participant saw beyond its streams' counters (none for the classic bench)."""
+        return {}
 
     async def close(self) -> None:
         try:
@@ -162,9 +169,9 @@ class SfuParticipant(Participant):
 
     topology = "sfu"
 
-    def __init__(self, spec: ParticipantSpec, shared: Shared) -> None:
+    def __init__(self, spec: ParticipantSpec, shared: Shared, pc: RTCPeerConnection | None = None) -> None:
         super().__init__(spec, shared)
-        self.pc = RTCPeerConnection()
+        self.pc = pc or RTCPeerConnection()
         self._answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def _pc_for_candidate(self, data: dict[str, Any]) -> RTCPeerConnection | None:

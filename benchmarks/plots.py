@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
 COLORS = {"forward": "tab:green", "transcode": "tab:red", "mesh": "tab:blue"}
+MODES_PLOTTED = ("forward", "transcode", "mesh")  # a run whose scenario is its mode: the classic bench
 
 
 def _series(results: list[dict[str, Any]], field: str) -> dict[str, tuple[list[int], list[float]]]:
@@ -67,17 +68,22 @@ def _latency_plot(results: list[dict[str, Any]], path: Path) -> Path:
 
 
 def write_plots(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    from benchmarks.room_report import write_room_plots
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        _line_plot(results, "server_us_per_packet", "server CPU µs per forwarded packet",
+    classic = [r for r in results if not r.get("scenario") or r.get("scenario") in MODES_PLOTTED]
+    if not classic:
+        return write_room_plots(results, out_dir)
+    return write_room_plots(results, out_dir) + [
+        _line_plot(classic, "server_us_per_packet", "server CPU µs per forwarded packet",
                    "Server CPU per forwarded packet (log scale)", out_dir / "cpu_per_packet.png",
                    modes=("forward", "transcode"), log=True),
-        _line_plot(results, "server_cpu_pct_per_stream", "% of one core per subscriber stream",
+        _line_plot(classic, "server_cpu_pct_per_stream", "% of one core per subscriber stream",
                    "Server CPU per subscriber stream (log scale)", out_dir / "cpu_per_stream.png",
                    modes=("forward", "transcode"), log=True),
-        _line_plot(results, "upload_mbps_per_publisher", "Mbit/s uploaded by each participant",
+        _line_plot(classic, "upload_mbps_per_publisher", "Mbit/s uploaded by each participant",
                    "What each client uploads (mesh: once per other member)", out_dir / "upload_per_participant.png"),
-        _line_plot(results, "client_cpu_pct_per_participant", "% of one core per simulated client",
+        _line_plot(classic, "client_cpu_pct_per_participant", "% of one core per simulated client",
                    "What each client spends (generator CPU / participants)", out_dir / "client_cpu.png"),
-        _latency_plot(results, out_dir / "latency.png"),
+        _latency_plot(classic, out_dir / "latency.png"),
     ]

@@ -12,6 +12,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.room_report import COLUMNS as ROOM_COLUMNS
+from benchmarks.room_report import is_room_run, large_goals, room_sections, simulcast_summary
+
 RESULTS_FILE = "results.jsonl"
 
 # (header, formatter) for the table and the report: one place decides what a reader sees
@@ -86,6 +89,10 @@ TERMINAL_COLUMNS = ("mode", "N", "fwd pkt/s", "Mbit/s", "srv CPU", "µs/pkt", "C
 def print_table(results: list[dict[str, Any]], console: Console | None = None) -> None:
     """The key columns (the Markdown report has them all)."""
     console = console or Console(width=None if sys.stdout.isatty() else 140)
+    if results and all(is_room_run(r) or r.get("scenario", r.get("mode")) not in ("forward", "transcode", "mesh")
+                       for r in results):
+        _print_room_table(results, console)
+        return
     columns = [(h, f) for h, f in COLUMNS if h in TERMINAL_COLUMNS]
     table = Table(title="sfu-bench results", show_lines=False)
     for header, _ in columns:
@@ -97,6 +104,21 @@ def print_table(results: list[dict[str, Any]], console: Console | None = None) -
             continue
         table.add_row(*[str(fmt(r)) for _, fmt in columns])
     console.print(table)
+
+
+def _print_room_table(results: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title="sfu-bench large-room results")
+    for header, _ in ROOM_COLUMNS:
+        table.add_column(header, justify="left" if header == "scenario" else "right")
+    for r in results:
+        if is_room_run(r):
+            table.add_row(*[str(fmt(r)) for _, fmt in ROOM_COLUMNS])
+        else:
+            table.add_row(str(r.get("scenario")), str(r.get("participants")),
+                          f"[red]failed: {str(r.get('error', ''))[:70]}[/]", *[""] * (len(ROOM_COLUMNS) - 3))
+    console.print(table)
+    for line in simulcast_summary(results) + large_goals(results):
+        console.print(line)
 
 
 def _markdown_table(results: list[dict[str, Any]]) -> list[str]:
@@ -190,6 +212,7 @@ def write_markdown(results: list[dict[str, Any]], path: Path, command: str = "")
     gl = goals(results)
     if gl:
         lines += ["## Goals", "", *gl, ""]
+    lines += room_sections(results)
     lines += ["Figures are defined in `docs/benchmarks.md`. Plots: `cpu_per_packet.png`, `cpu_per_stream.png`, "
               "`upload_per_participant.png`, `client_cpu.png`, `latency.png`.", ""]
     path.write_text("\n".join(lines))

@@ -18,11 +18,15 @@ from typing import Any
 import numpy as np
 
 from benchmarks import cpu
-from benchmarks.clip import FPS, PRESETS, load_clip
+from benchmarks import metrics as server_metrics
+from benchmarks.clip import FPS, PRESETS, load_clip, load_simulcast
 from benchmarks.display import Display, NullDisplay
 from benchmarks.latency import match, percentiles_ms
 from benchmarks.participant import ParticipantSpec
+from benchmarks.room_figures import room_figures
+from benchmarks.room_participant import RoomOptions
 from benchmarks.server import ServerHandle, start_server
+from benchmarks.view import THUMBNAILS
 from benchmarks.worker import WorkerSpec
 from benchmarks.worker import main as worker_main
 
@@ -48,6 +52,38 @@ class RunConfig:
     cache_dir: str | None = None
     label: str = ""
     nice: int = 0  # scheduling priority of the started server and the workers (negative: root only)
+    # large rooms (issues 8 and 9); the defaults keep the classic bench
+    scenario: str = ""  # a name for reports and plots: "all-full", "thumbnails", "last-n", "all-to-all"
+    simulcast: bool = False  # cameras send three layers (q, h, f) with rids
+    cameras: int | None = None  # publishers with a camera (default: every publisher); the others: microphone only
+    slots: bool = False  # subscribers declare receive slots (room-state.media) instead of per-track m-lines
+    view: bool = False  # subscribers send video:set-view: the speaker large, eight thumbnails
+    speakers: int = 0  # members loud at once, rotating (0: no audio levels)
+    speaker_period: float = 4.0
+    dtx: bool = False  # silent members send one audio packet per 400 ms (Opus DTX)
+    last_n: int | None = None  # the server's --last-n (None: its default)
+    audio_last_n: int | None = None  # the server's --audio-last-n (None: its default)
+
+    def room_options(self) -> RoomOptions | None:
+        """What the large-room participants need to know; None keeps the classic participants."""
+        if not (self.simulcast or self.slots or self.view or self.speakers or self.cameras is not None):
+            return None
+        return RoomOptions(simulcast=self.simulcast, slots=self.slots, view=self.view, speakers=self.speakers,
+                           speaker_period=self.speaker_period, dtx=self.dtx, members=self.shape()[0])
+
+    def all_server_args(self) -> list[str]:
+        args = list(self.server_args)
+        if self.last_n is not None:
+            args += ["--last-n", str(self.last_n)]
+        if self.audio_last_n is not None:
+            args += ["--audio-last-n", str(self.audio_last_n)]
+        return args
+
+    def video_cap(self) -> int:
+        """The most cameras one subscriber should receive (0: no cap)."""
+        last_n = 9 if self.last_n is None else self.last_n  # the server's default
+        caps = [c for c in (last_n, 1 + THUMBNAILS if self.view else 0) if c > 0]
+        return min(caps) if caps else 0
 
     def shape(self) -> tuple[int, int, int]:
         """(total participants, publishers, subscribers); publish+subscribe members count in both."""
@@ -58,6 +94,13 @@ class RunConfig:
         return n, n, n
 
 
+def _has_camera(i: int, pubs: int, cameras: int | None) -> bool:
+    """Spread `cameras` evenly over the `pubs` publishers (join order), so cameras and voices interleave."""
+    if cameras is None or cameras >= pubs:
+        return True
+    return (i + 1) * cameras // pubs != i * cameras // pubs
+
+
 def _participant_specs(cfg: RunConfig) -> list[ParticipantSpec]:
     total, pubs, subs = cfg.shape()
     both = cfg.publishers is None and cfg.subscribers is None
@@ -66,11 +109,23 @@ def _participant_specs(cfg: RunConfig) -> list[ParticipantSpec]:
         publish = both or i < pubs
         subscribe = both or i >= pubs
         specs.append(ParticipantSpec(index=i, name=f"bench-{i}", publish=publish, subscribe=subscribe,
-                                     join_at=i * cfg.join_interval))
+                                     join_at=i * cfg.join_interval, camera=_has_camera(i, pubs, cfg.cameras)))
     decoder = next((s for s in specs if s.subscribe), None)
     if decoder is not None:
         decoder.decode = True
     return specs
+
+
+def expected_video(cfg: RunConfig, specs: list[ParticipantSpec]) -> int:
+    """Video streams that should flow: per subscriber, the other cameras, at most the cap (last-N, view)."""
+    cameras = [s for s in specs if s.publish and s.camera]
+    cap = cfg.video_cap()
+    total = 0
+    for s in specs:
+        if s.subscribe:
+            others = len(cameras) - (1 if s.publish and s.camera else 0)
+            total += min(cap, others) if cap else others
+    return total
 
 
 def default_workers(total: int) -> int:
@@ -97,7 +152,7 @@ class _Workers:
             mine = specs[w::count]
             spec = WorkerSpec(index=w, url=url, room_id=room, mode=mode, preset=cfg.preset, participants=mine,
                               sample_mask=max(1, cfg.latency_sample) - 1, cache_dir=cfg.cache_dir,
-                              nice=cfg.nice)
+                              nice=cfg.nice, room=cfg.room_options())
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=worker_main, args=(child, spec), name=f"bench-worker-{w}", daemon=True)
             proc.start()
@@ -137,6 +192,7 @@ class _Workers:
             self.progress[data["worker"]] = data
         elif kind == "loaded":
             self.loaded.add(data["worker"])
+            self.progress[data["worker"]] = {"cpu_s": data.get("cpu_s", 0.0)}  # CPU spent before the joins
         elif kind == "joined":
             self.joined[data["pid"]] = data
         elif kind == "final":
@@ -181,51 +237,77 @@ def run(cfg: RunConfig, display: Display | None = None) -> dict[str, Any]:
         timings[name] = round(now - mark, 2)
         mark = now
 
+    if cfg.slots and (cfg.last_n == 0 or cfg.audio_last_n == 0):
+        raise ValueError("receive slots need --last-n and --audio-last-n > 0 (a limit of 0 means one slot per member)")
     display.phase("preparing clip", 0)
     clip = load_clip(cfg.preset)
+    if cfg.simulcast:
+        load_simulcast()  # encoded once (about a minute) before any worker needs it
     server: ServerHandle | None = None
     url, server_pid = cfg.url, cfg.server_pid
     if url is None:
         display.phase("starting server", 0)
-        server = start_server(cfg.mode, cfg.server_args, nice=cfg.nice)
+        server = start_server(cfg.mode, cfg.all_server_args(), nice=cfg.nice)
         url, server_pid = server.url, server.pid
     lap("server_start_s")
     room = f"bench-{secrets.token_hex(4)}"
     workers: _Workers | None = None
+    scrapes: dict[str, dict[str, float]] = {}
     try:
         _, rss_before = _server_sample(server_pid)
+        scrapes["before"] = server_metrics.scrape(url) if cfg.mode != "mesh" else {}
         workers = _Workers(cfg, url, room)
         display.phase("starting workers", 0)
         deadline = time.monotonic() + 60
         while len(workers.loaded) < len(workers.conns) and time.monotonic() < deadline and not workers.errors:
             workers.pump(0.2)
         lap("workers_start_s")
+        join_server_cpu0, _ = _server_sample(server_pid)
+        join_busy0 = cpu.machine_busy_seconds()
+        join_drops0 = cpu.udp_drops(cpu.process_tree(server_pid)) if server_pid else 0
+        join_gen0 = workers.total("cpu_s") + cpu.self_cpu_seconds()
         t0 = time.monotonic()
         workers.broadcast("go", t0)
-        expected_video = sum(1 for s in workers.specs if s.subscribe) * pubs - sum(
-            1 for s in workers.specs if s.subscribe and s.publish)
+        expected_total = expected_video(cfg, workers.specs)
         ready_timeout = cfg.ready_timeout or (20 + total * cfg.join_interval * 2)
         deadline = t0 + total * cfg.join_interval + ready_timeout
+        progress: list[tuple[float, int, int]] = []  # (seconds since go, joined, video streams flowing)
         while time.monotonic() < deadline:
             workers.pump(0.25)
             ready = workers.total("video_ready")
-            display.phase("joining", min(1.0, ready / max(1, expected_video)),
-                          f"{len(workers.joined)}/{total} joined, {int(ready)}/{expected_video} video streams")
-            if workers.sfu_unavailable or (ready >= expected_video and len(workers.joined) == total):
+            elapsed = time.monotonic() - t0
+            if not progress or elapsed - progress[-1][0] >= 2.0:
+                progress.append((round(elapsed, 1), len(workers.joined), int(ready)))
+            display.phase("joining", min(1.0, ready / max(1, expected_total)),
+                          f"{len(workers.joined)}/{total} joined, {int(ready)}/{expected_total} video streams")
+            if workers.sfu_unavailable or (ready >= expected_total and len(workers.joined) == total):
                 break
             if len(workers.errors) >= total:
                 break
         ready_s = time.monotonic() - t0
+        join_server_cpu1, _ = _server_sample(server_pid)
+        join_phase = {
+            "seconds": round(ready_s, 2),
+            "server_cpu_cores": round((join_server_cpu1 - join_server_cpu0) / ready_s, 3)
+            if join_server_cpu0 is not None and join_server_cpu1 is not None else None,
+            "generator_cpu_cores": round((workers.total("cpu_s") + cpu.self_cpu_seconds() - join_gen0) / ready_s, 3),
+            "machine_busy_cores": round((cpu.machine_busy_seconds() - join_busy0) / ready_s, 3),
+            "udp_drops_server": (cpu.udp_drops(cpu.process_tree(server_pid)) - join_drops0) if server_pid else None,
+            "expected_video_streams": expected_total, "progress": progress,
+        }
         lap("join_s")
         if workers.sfu_unavailable:
             raise RuntimeError(f"SFU media not available on this server: {workers.sfu_unavailable}")
+        scrapes["joined"] = server_metrics.scrape(url) if cfg.mode != "mesh" else {}
         workers.broadcast("settle")
         _wait(workers, display, "warmup", cfg.warmup, server_pid)
-        gen_cpu0 = cpu.self_cpu_seconds()
-        busy0 = cpu.machine_busy_seconds()
+        scrapes["start"] = server_metrics.scrape(url) if cfg.mode != "mesh" else {}
         gen_pids = [p.pid for p in workers.procs]
         server_pids = cpu.process_tree(server_pid) if server_pid else []
         drops0 = cpu.udp_drops(server_pids), cpu.udp_drops(gen_pids)
+        # the /proc scans above take a while on a busy machine: sample CPU right at the window's edges
+        gen_cpu0 = cpu.self_cpu_seconds()
+        busy0 = cpu.machine_busy_seconds()
         cpu0, _ = _server_sample(server_pid)
         t_start = time.monotonic_ns()
         workers.broadcast("mark_start")
@@ -236,6 +318,7 @@ def run(cfg: RunConfig, display: Display | None = None) -> dict[str, Any]:
         gen_cpu1 = cpu.self_cpu_seconds()
         busy1 = cpu.machine_busy_seconds()
         drops1 = cpu.udp_drops(server_pids), cpu.udp_drops(gen_pids)
+        scrapes["end"] = server_metrics.scrape(url) if cfg.mode != "mesh" else {}
         lap("warmup_and_window_s")
         workers.broadcast("stop")
         display.phase("collecting", 1.0)
@@ -248,12 +331,15 @@ def run(cfg: RunConfig, display: Display | None = None) -> dict[str, Any]:
         window = (t_end - t_start) / 1e9
         result = _aggregate(cfg, workers, window, clip.video_bps)
         result.update(_server_figures(result, cpu0, cpu1, rss_before, rss_end, window, total, cfg.mode))
+        if cfg.room_options() is not None:
+            result.update(room_figures(cfg, list(workers.finals.values()), window, scrapes))
         result["generator_cpu_s"] = round(result.pop("_worker_cpu_s") + gen_cpu1 - gen_cpu0, 3)
         result["generator_cpu_cores"] = round(result["generator_cpu_s"] / window, 3)
         result["generator_cpu_pct_of_machine"] = round(100 * result["generator_cpu_cores"] / (os.cpu_count() or 1), 1)
         # what one simulated client spent (in mesh mode: the cost the SFU takes off every browser)
         result["client_cpu_pct_per_participant"] = round(100 * result["generator_cpu_cores"] / total, 2)
         result["ready_s"] = round(ready_s, 2)
+        result["join_phase"] = join_phase
         other = (busy1 - busy0) - result["generator_cpu_s"] - (result["server_cpu_s"] or 0)
         result["other_cpu_cores"] = round(max(0.0, other) / window, 3)  # load from outside the benchmark
         result["loadavg_1m"] = round(os.getloadavg()[0], 2)
@@ -275,6 +361,7 @@ def run(cfg: RunConfig, display: Display | None = None) -> dict[str, Any]:
         "clip_video_kbps": round(clip.video_bps / 1000, 1), "fps": FPS, "warmup_s": cfg.warmup,
         "duration_s": round(window, 3), "workers": len(workers.conns) if workers else 0,
         "server": "external" if cfg.url else "started", "started_at": started, "label": cfg.label,
+        "scenario": cfg.scenario or cfg.mode, "server_args": cfg.all_server_args(),
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("server_args",)},
         "machine": cpu.machine_info(), "wall_s": round(time.time() - started, 1),
     })
@@ -304,7 +391,6 @@ def _wait(workers: _Workers, display: Display, phase: str, seconds: float, serve
 
 
 def _aggregate(cfg: RunConfig, workers: _Workers, window: float, clip_bps: float) -> dict[str, Any]:
-    _, pubs, _subs = cfg.shape()
     joins: dict[str, int] = {}
     for final in workers.finals.values():
         joins.update({pid: j["join_ns"] for pid, j in final["joins"].items()})
@@ -342,7 +428,7 @@ def _aggregate(cfg: RunConfig, workers: _Workers, window: float, clip_bps: float
             rtx += end["rtx"] - start.get("rtx", 0)
             if kind == "video" and packets > 0:
                 video_streams += 1
-            if kind == "video" and stream["first_ns"]:
+            if kind == "video" and stream["first_ns"] and stream["publisher"]:  # not a receive slot
                 origin = max(joins.get(stream["subscriber"], 0), joins.get(stream["publisher"], 0))
                 if origin:
                     first_media_ms.append((stream["first_ns"] - origin) / 1e6)
@@ -361,8 +447,7 @@ def _aggregate(cfg: RunConfig, workers: _Workers, window: float, clip_bps: float
                 rk, np.concatenate(recv_times) if recv_times else np.empty(0, np.int64))
     forwarded = totals["audio"][0] + totals["video"][0]
     forwarded_bytes = totals["audio"][1] + totals["video"][1]
-    subscribers = [s for s in workers.specs if s.subscribe]
-    expected_streams = len(subscribers) * pubs - sum(1 for s in subscribers if s.publish)
+    expected_streams = expected_video(cfg, workers.specs)
     uploads = [b * 8 / window / 1e6 for b in sent_bytes.values()]
     fm = np.array(first_media_ms) if first_media_ms else None
     return {

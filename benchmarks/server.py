@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.cpu import prioritize
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,7 +66,7 @@ def start_server(mode: str, extra_args: list[str] | None = None, timeout: float 
         [sys.executable, "-m", "sfu", "--host", "127.0.0.1", "--port", str(port), *server_args(mode),
          *(extra_args or [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        preexec_fn=(lambda: os.nice(nice)) if nice else None,  # runs before the server starts any thread
+        preexec_fn=(lambda: prioritize(nice)) if nice else None,  # runs before the server starts any thread
     )
     handle = ServerHandle(process, f"http://127.0.0.1:{port}", Path(log.name))
     deadline = time.monotonic() + timeout

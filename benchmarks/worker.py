@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ class WorkerSpec:
     sample_mask: int = 0
     cache_dir: str | None = None
     nice: int = 0
+    room: Any = None  # RoomOptions: simulcast, slots, views, speakers (None: the classic participants)
 
 
 def _patch_ice_to_loopback() -> None:
@@ -48,7 +48,9 @@ def _patch_ice_to_loopback() -> None:
 def main(conn: Connection, spec: WorkerSpec) -> None:
     """Process entry point (spawned by the runner)."""
     if spec.nice:
-        os.nice(spec.nice)
+        from benchmarks.cpu import prioritize
+
+        prioritize(spec.nice)
     logging.basicConfig(level=logging.ERROR)
     # engine.io logs every socket torn down at the end of a run as an error: not ours to report
     for name in ("engineio.client", "socketio.client"):
@@ -80,9 +82,10 @@ def _snapshot(shared: Any) -> dict[str, Any]:
 async def _run(conn: Connection, spec: WorkerSpec) -> None:
     from pathlib import Path
 
-    from benchmarks.clip import load_clip
+    from benchmarks.clip import load_clip, load_simulcast
     from benchmarks.latency import Recorder
     from benchmarks.participant import MeshParticipant, Participant, SfuParticipant, SfuUnavailable, Shared
+    from benchmarks.room_participant import RoomParticipant
     from benchmarks.subscriber import decode_sample
 
     loop = asyncio.get_running_loop()
@@ -101,20 +104,28 @@ async def _run(conn: Connection, spec: WorkerSpec) -> None:
     threading.Thread(target=read_commands, daemon=True).start()
     clip = load_clip(spec.preset, Path(spec.cache_dir) if spec.cache_dir else None)
     shared = Shared(spec.url, spec.room_id, clip, Recorder(sample_mask=spec.sample_mask))
-    kind = MeshParticipant if spec.mode == "mesh" else SfuParticipant
+    layers = load_simulcast(Path(spec.cache_dir) if spec.cache_dir else None) if spec.room and spec.room.simulcast \
+        else []
     participants: list[Participant] = []
     joins: dict[str, dict[str, Any]] = {}
+
+    def make(pspec: Any) -> Participant:
+        if spec.mode == "mesh":
+            return MeshParticipant(pspec, shared)
+        if spec.room is not None:
+            return RoomParticipant(pspec, shared, spec.room, layers)
+        return SfuParticipant(pspec, shared)
 
     async def start(pspec: Any) -> None:
         delay = pspec.join_at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        p = kind(pspec, shared)
+        p = make(pspec)
         participants.append(p)
         try:
             await p.start()
             joins[p.pid] = {"index": pspec.index, "join_ns": p.join_ns, "ready_ns": time.monotonic_ns(),
-                            "publish": pspec.publish, "subscribe": pspec.subscribe}
+                            "publish": pspec.publish, "subscribe": pspec.subscribe, "camera": pspec.camera}
             conn.send(("joined", {"worker": spec.index, "index": pspec.index, "pid": p.pid, "join_ns": p.join_ns}))
         except SfuUnavailable as exc:
             conn.send(("sfu_unavailable", {"worker": spec.index, "error": str(exc)}))
@@ -132,10 +143,11 @@ async def _run(conn: Connection, spec: WorkerSpec) -> None:
                 "cpu_s": self_cpu_seconds(),
             }))
 
-    conn.send(("loaded", {"worker": spec.index}))
+    conn.send(("loaded", {"worker": spec.index, "cpu_s": self_cpu_seconds()}))
     command, t0 = await commands.get()  # "go": the common time origin of every worker's joins
     if command != "go":
         return
+    shared.origin = t0
     for pspec in spec.participants:
         pspec.join_at += t0
     starters = [asyncio.ensure_future(start(p)) for p in spec.participants]
@@ -160,12 +172,16 @@ async def _run(conn: Connection, spec: WorkerSpec) -> None:
     progress_task.cancel()
     for task in starters:
         task.cancel()
+    for p in participants:
+        if p.pid in joins:
+            joins[p.pid]["report"] = p.report()
     decode = None
+    sizes = [(c.preset.width, c.preset.height) for c in layers] or None
     for _, counter in shared.streams:
         if counter.sample is not None:
-            decode = decode_sample(counter.sample, clip.preset.width, clip.preset.height)
+            decode = decode_sample(counter.sample, clip.preset.width, clip.preset.height, sizes=sizes)
     streams = [{"subscriber": sub, "publisher": c.publisher, "kind": c.kind, "first_ns": c.first_ns,
-                "final": c.snapshot()} for sub, c in shared.streams]
+                "first_frames": c.first_frames, "final": c.snapshot()} for sub, c in shared.streams]
     final = {
         "worker": spec.index, "marks": marks, "streams": streams, "joins": joins,
         "sent": [{"publisher": pub, "packets": c.packets, "bytes": c.bytes} for pub, c in shared.sent],
