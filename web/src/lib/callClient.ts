@@ -260,7 +260,9 @@ export class CallClient {
     });
     s.on("video:slots", (e: SlotsEvent) => this.onSlots(e));
     s.on("video:forwarding", (e: ForwardingEvent) => {
-      if (e?.roomId === this.opts.roomId) this.cb.dispatch({ type: "forwarding", event: e, now: performance.now() });
+      if (e?.roomId !== this.opts.roomId || !Array.isArray(e.videos)) return;
+      this.trace(`forwarding ${e.videos.map((v) => `${String(v.participantId).slice(0, 4)}:${v.source}:${v.state}${v.layer !== undefined ? `@${v.layer}` : ""}`).join(" ")}`);
+      this.cb.dispatch({ type: "forwarding", event: e, now: performance.now() });
     });
     s.on("video:publisher-layers", (e: PublisherLayers) => {
       if (e?.roomId === this.opts.roomId) void this.applyPublisherLayers(e);
@@ -600,6 +602,7 @@ export class CallClient {
   private onSlots(e: SlotsEvent): void {
     if (e.roomId !== this.opts.roomId || !Array.isArray(e.slots) || this.mode !== "slots" || !this.offeredOnThisPeer) return;
     this.slotTable = applySlots(this.slotTable, e.slots, performance.now());
+    this.trace(`slots ${e.slots.filter((x) => x.participantId).map((x) => `${x.mid}=${String(x.participantId).slice(0, 4)}:${x.source}`).join(" ")}`);
     this.serverTracks = slotsAsServerTracks(this.slotTable);
     this.remap();
   }

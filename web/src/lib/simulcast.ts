@@ -44,9 +44,11 @@ export function applyActiveLayers(encodings: RTCRtpEncodingParameters[], active:
   return changed;
 }
 
-/** Does this browser support sending simulcast the way we ask for it? Chromium and Firefox do. */
+/**
+ * Can this browser send simulcast the way we ask for it (`addTransceiver` with `sendEncodings` and rids)?
+ * Chromium and Firefox can (Firefox offers the rid extensions without listing them in getCapabilities, so
+ * that is no test); a browser that ignores the rids simply sends one layer.
+ */
 export function simulcastSupported(): boolean {
-  if (typeof RTCRtpSender === "undefined" || typeof RTCRtpSender.getCapabilities !== "function") return false;
-  const caps = RTCRtpSender.getCapabilities("video");
-  return !!caps?.headerExtensions?.some((h) => h.uri === "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id");
+  return typeof RTCRtpSender !== "undefined" && typeof RTCRtpSender.prototype.setParameters === "function";
 }
