@@ -372,7 +372,7 @@ export class CallClient {
     if (!this.opts.listener) {
       if (this.local.microphone) this.addSender("microphone", this.local.microphone, [stream]);
       const camera = this.local.camera && this.videoEnabled ? this.local.camera : null;
-      if (this.mode === "slots" && this.simulcast) {
+      if (this.media && this.simulcast) {
         // The camera's simulcast m-line is in the first offer even while the camera is off: the answer then
         // negotiates the rid header extension, which a browser will not add to a later offer of a bundle
         // that did without it. Turning the camera on is then replaceTrack + toggle-video, no renegotiation.
@@ -513,13 +513,13 @@ export class CallClient {
       t.direction = "sendonly";
       void t.sender.replaceTrack(track);
       (t.sender as RTCRtpSender & { setStreams?: (...s: MediaStream[]) => void }).setStreams?.(...streams);
-    } else if (source === "camera" && this.simulcast && this.mode === "slots") {
+    } else if (source === "camera" && this.simulcast && this.media) {
       return this.addCameraTransceiver(pc, track, streams);
     } else {
+      // A screen share is one layer (contentHint "detail": sharp text before frame rate).
       t = pc.addTransceiver(track, { direction: "sendonly", streams });
     }
     if (source === "camera") preferCodecs(t);
-    if (source === "screen") void this.tuneScreen(t);
     this.sources.set(t, source);
     this.transceivers[source] = t;
     return t;
@@ -547,20 +547,6 @@ export class CallClient {
     this.transceivers.camera = t;
     if (this.degradation) void this.setDegradationPreference(this.degradation);
     return t;
-  }
-
-  /** A screen share is one high-quality layer: detail before frame rate. */
-  private async tuneScreen(t: RTCRtpTransceiver): Promise<void> {
-    const track = t.sender.track;
-    if (track && "contentHint" in track) track.contentHint = "detail";
-    try {
-      const params = t.sender.getParameters();
-      if (!params.encodings || params.encodings.length === 0) return;
-      params.encodings[0]!.maxBitrate = 2_500_000;
-      await t.sender.setParameters(params);
-    } catch {
-      /* before negotiation some browsers have no encodings yet: the default is fine */
-    }
   }
 
   /** Dynacast: the server says which of our camera's layers anyone needs; stop encoding the others. */
@@ -671,7 +657,8 @@ export class CallClient {
 
   private flushView(): void {
     const view = this.view;
-    if (!view || !this.joined || this.mode !== "slots" || !this.socket.connected || sameView(view, this.sentView)) return;
+    // Views exist on servers with large-room support (they say `media` in the room state), slots or not.
+    if (!view || !this.joined || !this.media || !this.socket.connected || sameView(view, this.sentView)) return;
     this.sentView = view;
     void this.request("video:set-view", { roomId: this.opts.roomId, tiles: view }).then((ack) => {
       if (!ack.ok) {
