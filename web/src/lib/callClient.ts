@@ -430,7 +430,7 @@ export class CallClient {
           this.createPeer(iceServers);
         }
       },
-      { log: (m) => this.trace(m) },
+      { log: (m) => this.trace(m), state: () => pc.iceConnectionState },
     );
     this.recovery = recovery;
     pc.oniceconnectionstatechange = () => {
@@ -441,8 +441,11 @@ export class CallClient {
       const st = pc.connectionState;
       this.trace(`pc ${st}`);
       this.cb.onConnectionState(st);
-      // DTLS failing on a working ICE path: a restart cannot help; the policy goes on to a new connection.
-      if (st === "failed" && pc.iceConnectionState !== "failed") recovery.onState("failed");
+      // DTLS failing on a working ICE path: an ICE restart cannot help; a new connection can.
+      if (st === "failed" && pc.iceConnectionState !== "failed" && this.pc === pc && !this.leaving) {
+        this.trace("DTLS failed: starting a new peer connection in the same room");
+        this.createPeer(iceServers);
+      }
     };
     this.negotiator = new Negotiator(pc, {
       sendOffer: (description, tracks, slots) => {

@@ -101,4 +101,20 @@ describe("IceRecovery", () => {
     c.advance(20_000);
     expect(actions).toEqual(["restart-ice"]);
   });
+
+  it("a restart during which the connection never left `connected` needs no new connection", () => {
+    const c = clock();
+    const actions: RecoveryAction[] = [];
+    let state: RTCIceConnectionState = "connected";
+    const r = new IceRecovery((a) => actions.push(a), { setTimeout: c.setTimeout, clearTimeout: c.clearTimeout, state: () => state });
+    r.restart();
+    c.advance(10_000);
+    expect(actions).toEqual(["restart-ice"]);
+    expect(r.restartInProgress).toBe(false);
+    state = "disconnected";
+    r.onState("disconnected");
+    c.advance(3000);
+    c.advance(8000);
+    expect(actions).toEqual(["restart-ice", "restart-ice", "new-connection"]);
+  });
 });

@@ -12,6 +12,8 @@ export interface IceRecoveryOptions {
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (handle: unknown) => void;
   log?: (message: string) => void;
+  /** The connection's ICE state now: a restart that kept the old path `connected` throughout is a success. */
+  state?: () => RTCIceConnectionState;
 }
 
 type IceState = RTCIceConnectionState | "closed";
@@ -89,6 +91,13 @@ export class IceRecovery {
     this.restartTimer = this.setTimer(() => {
       this.restartTimer = null;
       if (!this.restarting || this.done) return;
+      const now = this.options.state?.();
+      if (now === "connected" || now === "completed") {
+        // the browser may keep the old pair (and the state) through a restart: nothing to rebuild
+        this.restarting = false;
+        this.options.log?.("ICE restart: still connected");
+        return;
+      }
       this.options.log?.("ICE restart did not reconnect: new peer connection");
       this.counters.newConnections += 1;
       this.dispose();

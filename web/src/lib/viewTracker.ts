@@ -44,8 +44,24 @@ export class ViewTracker {
     this.mo = typeof MutationObserver === "function" ? new MutationObserver(() => this.sync()) : null;
     this.mo?.observe(root, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-participant-id", "data-view-source"] });
     window.addEventListener("resize", this.schedule);
+    this.watchPixelRatio();
     this.sync();
   }
+
+  /** A window moved to a screen of another density changes devicePixelRatio without resizing. */
+  private watchPixelRatio(): void {
+    if (typeof window.matchMedia !== "function" || this.disposed) return;
+    const query = window.matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
+    const onChange = () => {
+      query.removeEventListener?.("change", onChange);
+      this.schedule();
+      this.watchPixelRatio();
+    };
+    query.addEventListener?.("change", onChange);
+    this.unwatchRatio = () => query.removeEventListener?.("change", onChange);
+  }
+
+  private unwatchRatio: () => void = () => undefined;
 
   /** Pick up tiles that appeared or left. */
   sync(): void {
@@ -111,6 +127,7 @@ export class ViewTracker {
     this.ro?.disconnect();
     this.mo?.disconnect();
     window.removeEventListener("resize", this.schedule);
+    this.unwatchRatio();
     this.tiles.clear();
   }
 }
