@@ -76,6 +76,7 @@ class Options:
     repeat: int = 1
     chromium: str = os.environ.get("SFU_TEST_CHROMIUM") or "/usr/bin/chromium"
     chromium_args: list[str] = field(default_factory=list)
+    server_args: list[str] = field(default_factory=list)  # extra flags for the server (e.g. --ping-timeout 20)
     seed: int | None = None
     out: Path = Path("bench-results/impaired")
 
@@ -94,7 +95,8 @@ class Lab:
 
     def __enter__(self) -> Lab:
         try:
-            self.server = start_server("forward", ["--udp-ports", f"{SERVER_UDP.start}-{SERVER_UDP.stop - 1}"])
+            self.server = start_server("forward", ["--udp-ports", f"{SERVER_UDP.start}-{SERVER_UDP.stop - 1}",
+                                                   *self.opts.server_args])
             self._stack.append(self.server.stop)
             port = int(self.server.url.rsplit(":", 1)[1])
             self.impairer = Impairer(self.opts.impairments[0], SERVER_UDP, port, seed=self.opts.seed).__enter__()
@@ -226,7 +228,7 @@ def wait_for_video(call: Call, began: float, timeout: float = 30.0) -> dict[str,
     no video flows at all raises."""
     started: dict[str, float | None] = {"A→B": None, "B→A": None}
     samples: list[Sample] = []
-    while time.monotonic() - began < timeout and None in started.values():
+    while not samples or (time.monotonic() - began < timeout and None in started.values()):
         samples = [p.evaluate("() => __probe.sample()") for p in call.pages]
         for direction, s in zip(("B→A", "A→B"), samples, strict=True):  # page A receives B→A
             if started[direction] is None and (s.get("inVideo") or {}).get("framesDecoded", 0) > 5:
@@ -712,6 +714,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first wait up to this long for the machine's other load to stop")
     p.add_argument("--chromium", default=Options.chromium)
     p.add_argument("--chromium-arg", action="append", default=[], help="extra Chromium flag (repeat)")
+    p.add_argument("--server-arg", action="append", default=[],
+                   help="extra server flag (repeat; e.g. --server-arg=--ping-timeout=20)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the loss draws")
     p.add_argument("--out", type=Path, default=Path("bench-results/impaired"))
     return p
@@ -723,7 +727,7 @@ def options_from(args: argparse.Namespace) -> Options:
         impairments=args.impair or [Impairment(0.03, 20.0)], scenarios=scenarios, calls=args.calls.split(","),
         duration=args.duration, warmup=args.warmup, stall_impairment=args.stall_impair, pause=args.pause,
         block=args.block, observe=args.observe, sample_ms=args.sample_ms, chromium=args.chromium,
-        chromium_args=args.chromium_arg, seed=args.seed, out=args.out, together=args.together,
+        chromium_args=args.chromium_arg, server_args=args.server_arg, seed=args.seed, out=args.out, together=args.together,
         repeat=args.repeat,
     )
 
