@@ -25,9 +25,10 @@ def video_set(
     """Participants whose camera one subscriber receives, highest priority first.
 
     `cameras`: the other participants with a camera being published and not paused.
-    The dominant speaker always comes first. A subscriber that declared a view gets what it shows
-    (in its order); one that did not gets recent speakers, then the longest-standing members.
-    `limit` 0 means no limit.
+    A subscriber that declared a view gets only what it shows (a video it does not show gets no
+    packets, even the dominant speaker's: the page decides where the speaker goes), the dominant
+    speaker first when shown; one that did not gets the dominant speaker, recent speakers, then the
+    longest-standing members. `limit` 0 means no limit.
     """
     order: list[str] = []
     seen: set[str] = set()
@@ -38,11 +39,13 @@ def video_set(
                 seen.add(pid)
                 order.append(pid)
 
-    if dominant is not None:
-        take((dominant,))
     if visible is not None:
+        if dominant in visible:
+            take((dominant,))
         take(visible)
     else:
+        if dominant is not None:
+            take((dominant,))
         take(recent_speakers)
         take(join_order)
     return order[:limit] if limit > 0 else order

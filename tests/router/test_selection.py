@@ -7,11 +7,13 @@ from router.selection import LoudestSpeakers, assign_slots, audio_set, video_set
 JOINED = ["a", "b", "c", "d", "e", "f"]
 
 
-def test_video_set_puts_the_dominant_speaker_first_then_the_view_or_speakers_then_seniority():
+def test_video_set_gives_a_view_only_what_it_shows_and_others_the_speaker_then_speakers_then_seniority():
     cameras = {"a", "b", "c", "d", "e"}
     assert video_set(3, cameras, "d", None, ["e", "c"], JOINED) == ["d", "e", "c"]
     assert video_set(4, cameras, None, None, ["e"], JOINED) == ["e", "a", "b", "c"]
-    assert video_set(3, cameras, "d", ["b", "zz", "a", "c"], ["e"], JOINED) == ["d", "b", "a"]
+    assert video_set(3, cameras, "d", ["b", "zz", "a", "c"], ["e"], JOINED) == ["b", "a", "c"]  # d is not shown
+    assert video_set(2, cameras, "c", ["b", "zz", "a", "c"], ["e"], JOINED) == ["c", "b"]  # shown: first
+    assert video_set(3, cameras, "d", [], ["d", "e"], JOINED) == []  # a page that shows nothing gets nothing
     assert video_set(0, cameras, None, None, [], JOINED) == ["a", "b", "c", "d", "e"]
     assert video_set(3, {"a"}, "f", None, ["f"], JOINED) == ["a"]  # no camera, no video
 

@@ -57,6 +57,8 @@ class SfuClient:
         # a slot's owners over time: (last RTP timestamp received before the change, owner); a decoded
         # frame belongs to the owner whose stretch of the slot's timeline its timestamp falls in
         self.slot_history: dict[str, list[tuple[int | None, dict[str, Any] | None]]] = defaultdict(list)
+        # the frame counters of the frames checked on each m-line, in decode order: who a slot really showed
+        self.frames_by_mid: dict[str, list[int]] = defaultdict(list)
         self._last_timestamp: dict[str, int] = {}
         self.sio = socketio.AsyncClient(reconnection=False)
         # max-bundle, as browsers: with aiortc's default (balanced) a second video m-line keeps a
@@ -308,13 +310,20 @@ class SfuClient:
                 self._log_rtp(transceiver.receiver)
         self._readers.append(asyncio.get_running_loop().create_task(self._read(track)))
 
+    def _mid_of(self, track: MediaStreamTrack) -> str:
+        return next((t.mid or "" for t in self.pc.getTransceivers() if t.receiver.track is track), "")
+
     def _identify(self, track: MediaStreamTrack, timestamp: int | None) -> tuple[str, str] | None:
         for transceiver in self.pc.getTransceivers():
             if transceiver.receiver.track is track:
                 mid = transceiver.mid or ""
                 info = self.tracks_by_mid.get(mid)
                 history = self.slot_history.get(mid)
-                if history and timestamp is not None:
+                # aiortc's decoded frames carry pts = RTP timestamp - the first frame's (its TimestampMapper);
+                # the slot boundaries are RTP timestamps
+                origin = transceiver.receiver._RTCRtpReceiver__timestamp_mapper._origin
+                if history and timestamp is not None and origin is not None:
+                    timestamp = (timestamp + origin) & 0xFFFFFFFF
                     info = None
                     for boundary, owner in history:
                         # a frame after the stretch's first boundary (32-bit timestamps wrap)
@@ -339,6 +348,7 @@ class SfuClient:
                     luma = frame.to_ndarray(format="gray")
                     index, quality = verify_frame(luma, frame.width, frame.height)
                     got.counters.append(index)
+                    self.frames_by_mid[self._mid_of(track)].append(index)
                     got.psnr.append(quality)
 
     def video_from(self, participant_id: str, source: str = "camera") -> Received | None:

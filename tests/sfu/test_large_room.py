@@ -54,6 +54,32 @@ def decoded_identities(client: SfuClient, pid: str) -> set[int]:
     return {identity_of(c) for c in got.counters} if got is not None else set()
 
 
+def slot_of(client: SfuClient, pid: str, kind: str = "video") -> str:
+    """The mid of the slot on which the server says it forwards `pid`'s `kind` now."""
+    return next(mid for mid, t in client.tracks_by_mid.items()
+                if mid in client.slot_mids and t["kind"] == kind and t["participantId"] == pid)
+
+
+def slot_runs(client: SfuClient, mid: str) -> list[int]:
+    """The identities a slot's checked frames showed, in decode order, each run of one identity once."""
+    runs: list[int] = []
+    for counter in client.frames_by_mid[mid]:
+        if not runs or runs[-1] != identity_of(counter):
+            runs.append(identity_of(counter))
+    return runs
+
+
+def assert_slot_showed_only_its_owners(client: SfuClient, mid: str, identity_by_pid: dict[str, int]) -> None:
+    """What the slot showed follows who the server said it forwards there, in that order, with no
+    frame of anybody else and no way back: its runs are a subsequence of its owners' identities.
+    (By content, not by arrival time: a busy client may read an event before the last packets that
+    came before it.)"""
+    owners = [identity_by_pid.get(owner["participantId"], -1) for _, owner in client.slot_history[mid] if owner is not None]
+    runs = iter(owners)
+    assert all(any(identity == owner for owner in runs) for identity in slot_runs(client, mid)), (
+        f"slot {mid} showed {slot_runs(client, mid)}, its owners were {owners}")
+
+
 async def test_slots_carry_at_most_last_n_videos_and_the_loudest_audio_with_no_renegotiation(
     server: ServerProcess,
 ) -> None:
@@ -84,8 +110,9 @@ async def test_slots_carry_at_most_last_n_videos_and_the_loudest_audio_with_no_r
         await wait_until(lambda: speaker.pid in shown(observer, "audio"), timeout=3, interval=0.02)
         heard_after = time.monotonic() - started
         await wait_until(lambda: speaker.pid in shown(observer, "video"), timeout=5)
-        await wait_until(lambda: 4 in decoded_identities(observer, speaker.pid), timeout=10)
-        assert decoded_identities(observer, speaker.pid) == {4}
+        mid = slot_of(observer, speaker.pid)
+        await wait_until(lambda: slot_runs(observer, mid)[-1:] == [4], timeout=10)
+        assert_slot_showed_only_its_owners(observer, mid, {p.pid: index % 7 + 1 for index, p in enumerate(pubs)})
         assert len(shown(observer, "video")) <= 2 and len(shown(observer, "audio")) <= 2
         assert heard_after < 1.0, heard_after  # 50 ms ticks; the margin is for this shared machine
         frames_before = observer.received[(speaker.pid, "microphone")].frames

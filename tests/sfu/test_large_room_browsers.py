@@ -18,7 +18,7 @@ import pytest
 from browser import chromium, serve_test_page
 from sfu_client import SfuClient, wait_until
 from support import ServerProcess, run_server
-from test_large_room import LOUD, decoded_identities, publishers, shown
+from test_large_room import LOUD, assert_slot_showed_only_its_owners, publishers, shown, slot_of, slot_runs
 
 LAST_N, AUDIO_LAST_N = 3, 2
 
@@ -96,8 +96,9 @@ async def test_twelve_people_each_get_their_last_n_and_the_loudest_with_no_reneg
                     await asyncio.sleep(0.1)
                 assert speaker.pid in await page_slots(page, "video")
             # the slot that changed hands shows the speaker's own frames (identity 7), nobody else's
-            await wait_until(lambda: 7 in decoded_identities(observer, speaker.pid), timeout=10)
-            assert decoded_identities(observer, speaker.pid) == {7}
+            mid = slot_of(observer, speaker.pid)
+            await wait_until(lambda: slot_runs(observer, mid)[-1:] == [7], timeout=10)
+            assert_slot_showed_only_its_owners(observer, mid, {p.pid: index % 7 + 1 for index, p in enumerate(pubs)})
             assert len(shown(observer, "video")) <= LAST_N and len(shown(observer, "audio")) <= AUDIO_LAST_N
 
             # a late joiner renegotiates nobody already there
