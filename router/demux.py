@@ -23,7 +23,8 @@ from router.twcc import TwccRecorder
 FEEDBACK_KINDS = ("pli", "fir", "nack", "remb")
 MAX_BOUND_SSRCS = 32  # media + RTX streams one connection may publish (3 tracks x 3 layers x 2, with room)
 ESTIMATE_MAX_AGE = 5.0  # seconds a subscriber's REMB stays its budget
-CONGESTION_RATIO = 0.9  # a REMB below this share of what its streams are sent means congestion
+CONGESTION_RATIO = 0.9  # a REMB below this share of what its streams are sent means congestion...
+CONFIRM_REMBS = 2  # ... once this many REMBs in a row have not risen
 
 
 class PacketDemux:
@@ -44,6 +45,10 @@ class PacketDemux:
         # the subscriber's own estimates (REMB) of its downlink: browsers send one for all the streams
         # they receive, aiortc one per stream; keyed by the first SSRC each message names
         self._estimates: dict[int, tuple[int, tuple[int, ...], float]] = {}
+        # REMBs in a row that did not rise from the one before (a first one counts as rising): a
+        # receiver's estimate starts low and climbs while it learns the link, and one dip is as often a
+        # busy receiver as a full link; a link that cannot carry what it is sent keeps the estimate down
+        self._not_rising: dict[int, int] = {}
 
     # --- registration ----------------------------------------------------------------------------
 
@@ -89,7 +94,10 @@ class PacketDemux:
         """(downlink estimate, congested) from the subscriber's fresh REMBs; (None, False) without any.
 
         Each REMB covers the streams it names; it signals congestion when it is below what those
-        streams are being sent. Streams no REMB covers count at the rate they are sent.
+        streams are being sent and the last `CONFIRM_REMBS` REMBs did not rise (Chrome's receive-side
+        estimate starts near 300 kbit/s and climbs for many seconds, and dips once when its machine is
+        busy: neither is a reason to pause anything).
+        Streams no REMB covers count at the rate they are sent.
         """
         total = 0.0
         congested = False
@@ -100,7 +108,7 @@ class PacketDemux:
                 continue
             fresh = True
             sent = sum(c.rate_bps for c in (self._consumers.get(ssrc) for ssrc in ssrcs) if c is not None)
-            if sent > 0 and bps < CONGESTION_RATIO * sent:
+            if sent > 0 and bps < CONGESTION_RATIO * sent and self._not_rising.get(ssrcs[0], CONFIRM_REMBS) >= CONFIRM_REMBS:
                 congested = True
             total += bps
             covered.update(ssrcs)
@@ -208,7 +216,11 @@ class PacketDemux:
                 ours = [ssrc for ssrc in feedback.ssrcs[:64] if ssrc in self._consumers]
                 if ours:
                     estimates = self._estimates
+                    previous = estimates.get(ours[0])
+                    rising = previous is None or feedback.bitrate > previous[0]
+                    self._not_rising[ours[0]] = 0 if rising else min(self._not_rising.get(ours[0], 0) + 1, 1000)
                     estimates[ours[0]] = (feedback.bitrate, tuple(ours), now)
                     if len(estimates) > 2 * len(self._consumers) + 8:  # forget SSRCs no longer ours
                         for key in [k for k in estimates if k not in self._consumers]:
                             del estimates[key]
+                            self._not_rising.pop(key, None)

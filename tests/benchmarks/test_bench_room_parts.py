@@ -230,3 +230,19 @@ async def test_layers_go_out_as_their_own_streams_and_nacks_come_back_on_rtx() -
     assert f.nacks == 1 and f.retransmitted == 1 and f.unanswered == 1  # the second was never sent
     await transport._rtp_router.senders[f.ssrc]._handle_rtcp_packet(nack)  # asked again at once: wait a round trip
     assert f.retransmitted == 1 and f.throttled == 1
+
+
+def test_goals_are_checked_on_whole_runs_only() -> None:
+    """A run whose streams never all flowed forwards less, so it would "meet" every cost goal."""
+    from benchmarks.room_report import large_goals
+
+    def run(n: int, ok: bool, cpu: float) -> dict[str, object]:
+        return {"scenario": "last-n", "participants": n, "cameras": n // 2, "ok": ok, "server_cpu_cores": cpu,
+                "loss_pct": 0.0, "downlink_wire_mbps_per_subscriber": {"mean": 2.0, "max": 2.5},
+                "offers_per_join": 1.0, "join_to_first_frame_ms": {"p95": 900.0, "count": 10},
+                "server_rss_mb_per_participant": 2.0, "layer_mix": {}}
+
+    lines = large_goals([run(40, True, 0.65), run(50, False, 0.40)])
+    assert lines[0].startswith("- Not whole, left out of the goals: N=50")
+    assert "Last-N room of 40" in lines[1] and "65% of one core" in lines[1]
+    assert large_goals([run(50, False, 0.4)]) == ["- No last-N run came out whole (sizes 50): no goal is checked."]

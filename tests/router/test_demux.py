@@ -143,6 +143,29 @@ def test_fir_asks_the_publisher_for_a_keyframe_like_pli():
     assert plis(link) == [0x1111] and demux.feedback_counts["fir"] == 1
 
 
+def test_a_remb_climbing_from_below_what_its_streams_get_is_a_receiver_learning_not_congestion():
+    producer = video_producer()
+    wire = Wire()
+    consumer = consumer_of(producer, wire, ssrc=0x5000)
+    demux = PacketDemux(wire)
+    demux.add_consumer(consumer)
+    consumer.rate_bps = 1_500_000
+    now = __import__("time").monotonic()
+    for bps in (300_000, 324_000, 350_000):  # Chrome's first REMBs in a call: low, then rising
+        demux.handle_rtcp(build_remb(0xBBBB, bps, [0x5000]))
+        assert demux.subscriber_estimate(now) == (bps, False)
+    demux.handle_rtcp(build_remb(0xBBBB, 350_000, [0x5000]))  # no longer rising, once: a busy receiver?
+    assert demux.subscriber_estimate(now) == (350_000, False)
+    demux.handle_rtcp(build_remb(0xBBBB, 340_000, [0x5000]))  # twice in a row, below what it gets: congestion
+    assert demux.subscriber_estimate(now) == (340_000, True)
+    demux.handle_rtcp(build_remb(0xBBBB, 400_000, [0x5000]))
+    assert demux.subscriber_estimate(now) == (400_000, False)
+    demux.handle_rtcp(build_remb(0xBBBB, 200_000, [0x5000]))  # one fall, then it recovers: no congestion
+    assert demux.subscriber_estimate(now) == (200_000, False)
+    demux.handle_rtcp(build_remb(0xBBBB, 220_000, [0x5000]))
+    assert demux.subscriber_estimate(now) == (220_000, False)
+
+
 def test_a_remb_below_what_its_streams_get_is_congestion():
     producer = video_producer()
     wire = Wire()
@@ -153,6 +176,8 @@ def test_a_remb_below_what_its_streams_get_is_congestion():
     now = __import__("time").monotonic()
     demux.handle_rtcp(build_remb(0xBBBB, 1_400_000, [0x5000]))
     assert demux.subscriber_estimate(now) == (1_400_000, False)
+    demux.handle_rtcp(build_remb(0xBBBB, 250_000, [0x5000]))
+    assert demux.subscriber_estimate(now) == (250_000, False)  # one fall is not enough
     demux.handle_rtcp(build_remb(0xBBBB, 250_000, [0x5000]))
     assert demux.subscriber_estimate(now) == (250_000, True)
     assert demux.subscriber_estimate(now + 60) == (None, False)  # stale estimates count for nothing
@@ -271,6 +296,7 @@ def test_remb_estimates_add_up_expire_and_forget_ssrcs_no_longer_ours():
     total, congested = demux.subscriber_estimate(now)
     assert total == 90_000 + 300_000 + 100_000 and congested is False  # the third is counted at its rate
     demux.handle_rtcp(build_remb(0xBBBB, 89_000, [0x5000]))
+    demux.handle_rtcp(build_remb(0xBBBB, 89_000, [0x5000]))  # twice in a row without rising
     assert demux.subscriber_estimate(now) == (489_000, True)
     consumers[1].rate_bps = 0  # a stream sent nothing: its REMB cannot show congestion
     demux.handle_rtcp(build_remb(0xBBBB, 0, [0x5010]))

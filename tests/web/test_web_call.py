@@ -381,7 +381,7 @@ def test_joining_with_camera_off_then_turning_it_on(browser: Browser, web_server
         try:
             wait_until(lambda: len(playing_videos(ada.page, selector)) == 1, MEDIA_TIMEOUT, "Shy's video plays")
         except AssertionError as exc:
-            raise AssertionError(media_failure(shy, f"the late camera does not play: {exc}")) from None
+            raise AssertionError(media_failure(ada, f"the late camera does not play: {exc}")) from None
     finally:
         context.close()
 
