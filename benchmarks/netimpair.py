@@ -314,6 +314,7 @@ def serve(impairment: Impairment, server_ports: list[range], queue_num: int, see
                     if ports is None:
                         verdicts.append((pid, NF_ACCEPT))
                         continue
+                    now = time.monotonic()  # per packet: the batch may hold packets that came after select()
                     decision = model.decide(*ports, now)
                     if decision.release_at is None:
                         verdicts.append((pid, NF_DROP))

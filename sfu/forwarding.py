@@ -10,6 +10,7 @@ nobody needs (`video:publisher-layers`), so their browsers stop encoding them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -199,6 +200,7 @@ async def _apply_slots(room: Room, subscriber: Participant, audio: list[Producer
 async def _tell_forwarding(room: Room, subscriber: Participant, video: VideoPlan) -> None:
     """Which of the others' videos this subscriber gets, and why not: pages show a paused tile
     (bandwidth) or initials (not among the last N) instead of a frozen frame."""
+    now = time.monotonic()
     in_slot = {slot.producer.id for slot in subscriber.slots if slot.producer is not None} if subscriber.slots else None
     forwarded = {p.id for p in video.forwarded}
     states = []
@@ -208,6 +210,8 @@ async def _tell_forwarding(room: Room, subscriber: Participant, video: VideoPlan
         layer = _target(producer, video.layers.get(producer.id))
         if producer.id not in forwarded or (in_slot is not None and producer.id not in in_slot):
             state = "not-forwarded"
+        elif layer is None and not any(candidate.active(now) for candidate in producer.layers):
+            state = "waiting"  # nothing arrives from the publisher yet (just started, or stalled)
         elif layer is None:
             state = "paused-bandwidth"
         else:

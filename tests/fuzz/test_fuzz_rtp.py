@@ -30,7 +30,10 @@ def check_info(buf: bytes) -> None:
     assert buf[0] >> 6 == 2
     assert 12 <= info.extension_start <= info.extension_end == info.payload_start <= info.payload_end <= len(buf)
     assert 0 <= info.payload_type <= 127 and 0 <= info.sequence <= 0xFFFF
-    assert (info.extension_profile == 0) == (not buf[0] & 0x10)
+    if buf[0] & 0x10:  # the profile is the 16 bits before the block (0 is a value like any other)
+        assert info.extension_profile == int.from_bytes(buf[info.extension_start - 4 : info.extension_start - 2], "big")
+    else:
+        assert info.extension_profile == 0 and info.extension_start == info.extension_end
 
 
 @fuzz_target

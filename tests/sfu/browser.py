@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiohttp import web
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 from support import ROOT, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -53,3 +53,23 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+async def open_test_pages(browser: Browser, page_url: str, server_url: str, room: str,
+                          names: list[tuple[str, str]]) -> tuple[list[Page], list[str]]:
+    """One started test page per (name, extra query string), each in a context of its own: (pages, ids)."""
+    pages, ids = [], []
+    for name, extra in names:
+        context = await browser.new_context(permissions=["camera", "microphone"])
+        page = await context.new_page()
+        await page.goto(f"{page_url}/?server={server_url}&room={room}&name={name}&slots=1{extra}")
+        await page.wait_for_function("window.pageReady === true")
+        ids.append(await page.evaluate("window.start()"))
+        pages.append(page)
+    return pages, ids
+
+
+async def decoded_from(page: Page, participant_id: str) -> int:
+    """Video frames the page has decoded from one participant (its inbound-rtp `framesDecoded`)."""
+    stats = await page.evaluate("window.inbound()")
+    return sum(s["framesDecoded"] for s in stats if s["kind"] == "video" and s["participantId"] == participant_id)

@@ -11,13 +11,8 @@ import urllib.request
 import uuid
 from typing import Any
 
-from browser import chromium, serve_test_page
+from browser import chromium, decoded_from, open_test_pages, serve_test_page
 from support import ServerProcess
-
-
-async def decoded_from(page: Any, participant_id: str) -> int:
-    stats = await page.evaluate("window.inbound()")
-    return sum(s["framesDecoded"] for s in stats if s["kind"] == "video" and s["participantId"] == participant_id)
 
 
 async def frames_rising(page: Any, participant_id: str, seconds: float = 1.5) -> bool:
@@ -29,14 +24,7 @@ async def frames_rising(page: Any, participant_id: str, seconds: float = 1.5) ->
 async def test_a_browser_restarts_ice_and_its_call_goes_on(sfu_server: ServerProcess) -> None:
     room = f"restart-{uuid.uuid4().hex[:8]}"
     async with serve_test_page() as page_url, chromium() as browser:
-        pages, ids = [], []
-        for name in ("alice", "bob"):
-            context = await browser.new_context(permissions=["camera", "microphone"])
-            page = await context.new_page()
-            await page.goto(f"{page_url}/?server={sfu_server.url}&room={room}&name={name}&slots=1")
-            await page.wait_for_function("window.pageReady === true")
-            ids.append(await page.evaluate("window.start()"))
-            pages.append(page)
+        pages, ids = await open_test_pages(browser, page_url, sfu_server.url, room, [("alice", ""), ("bob", "")])
         alice, bob = pages
         for _ in range(100):
             if await decoded_from(alice, ids[1]) > 10 and await decoded_from(bob, ids[0]) > 10:

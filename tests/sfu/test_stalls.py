@@ -12,28 +12,15 @@ import os
 import signal
 import time
 import uuid
-from typing import Any
 
-from browser import chromium, serve_test_page
+from browser import chromium, decoded_from, open_test_pages, serve_test_page
 from support import ServerProcess
-
-
-async def decoded_from(page: Any, participant_id: str) -> int:
-    stats = await page.evaluate("window.inbound()")
-    return sum(s["framesDecoded"] for s in stats if s["kind"] == "video" and s["participantId"] == participant_id)
 
 
 async def test_video_is_back_within_two_seconds_of_a_five_second_pause_and_stays(sfu_server: ServerProcess) -> None:
     room = f"stall-{uuid.uuid4().hex[:8]}"
     async with serve_test_page() as page_url, chromium() as browser:
-        pages, ids = [], []
-        for name in ("alice", "bob"):
-            context = await browser.new_context(permissions=["camera", "microphone"])
-            page = await context.new_page()
-            await page.goto(f"{page_url}/?server={sfu_server.url}&room={room}&name={name}&slots=1")
-            await page.wait_for_function("window.pageReady === true")
-            ids.append(await page.evaluate("window.start()"))
-            pages.append(page)
+        pages, ids = await open_test_pages(browser, page_url, sfu_server.url, room, [("alice", ""), ("bob", "")])
         pairs = [(pages[0], ids[1]), (pages[1], ids[0])]
         for _ in range(150):
             if all([await decoded_from(page, pid) > 20 for page, pid in pairs]):

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from browser import chromium, serve_test_page
+from browser import chromium, decoded_from, open_test_pages, serve_test_page
 from support import ServerProcess, free_port, run_server
 
 SECRET = "turn-test-secret"
@@ -47,22 +47,12 @@ def turn_server(coturn: int) -> Iterator[ServerProcess]:
         yield server
 
 
-async def decoded_from(page, participant_id: str) -> int:  # noqa: ANN001
-    stats = await page.evaluate("window.inbound()")
-    return sum(s["framesDecoded"] for s in stats if s["kind"] == "video" and s["participantId"] == participant_id)
-
 
 async def test_a_relay_only_browser_holds_a_call_through_coturn(turn_server: ServerProcess) -> None:
     room = f"turn-{uuid.uuid4().hex[:8]}"
     async with serve_test_page() as page_url, chromium() as browser:
-        pages, ids = [], []
-        for name, relay in (("relayed", "1"), ("direct", "0")):
-            context = await browser.new_context(permissions=["camera", "microphone"])
-            page = await context.new_page()
-            await page.goto(f"{page_url}/?server={turn_server.url}&room={room}&name={name}&slots=1&relay={relay}")
-            await page.wait_for_function("window.pageReady === true")
-            ids.append(await page.evaluate("window.start()"))
-            pages.append(page)
+        pages, ids = await open_test_pages(browser, page_url, turn_server.url, room,
+                                           [("relayed", "&relay=1"), ("direct", "&relay=0")])
         relayed, direct = pages
         for _ in range(150):
             if await decoded_from(relayed, ids[1]) > 10 and await decoded_from(direct, ids[0]) > 10:
