@@ -25,17 +25,15 @@ def _series(results: list[dict[str, Any]], field: str) -> dict[str, tuple[list[i
     return {mode: (sorted(v), [sum(v[n]) / len(v[n]) for n in sorted(v)]) for mode, v in acc.items()}
 
 
-def _line_plot(results: list[dict[str, Any]], field: str, ylabel: str, title: str, path: Path,
-               modes: tuple[str, ...] = ("forward", "transcode", "mesh"), log: bool = False) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for mode, (xs, ys) in sorted(_series(results, field).items()):
-        if mode in modes:
-            ax.plot(xs, ys, marker="o", label=mode, color=COLORS.get(mode))
+def finish(fig: Any, ax: Any, ylabel: str, title: str, path: Path, log: bool = False) -> Path:
+    """Labels, grid, legend and the PNG: the same for every plot against room size."""
     ax.set_xlabel("participants in the room")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if log:
         ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend()
@@ -43,6 +41,15 @@ def _line_plot(results: list[dict[str, Any]], field: str, ylabel: str, title: st
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _line_plot(results: list[dict[str, Any]], field: str, ylabel: str, title: str, path: Path,
+               modes: tuple[str, ...] = ("forward", "transcode", "mesh"), log: bool = False) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for mode, (xs, ys) in sorted(_series(results, field).items()):
+        if mode in modes:
+            ax.plot(xs, ys, marker="o", label=mode, color=COLORS.get(mode))
+    return finish(fig, ax, ylabel, title, path, log=log)
 
 
 def _latency_plot(results: list[dict[str, Any]], path: Path) -> Path:
@@ -67,11 +74,27 @@ def _latency_plot(results: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+CLASSIC_PLOTS = ("cpu_per_packet.png", "cpu_per_stream.png", "upload_per_participant.png", "client_cpu.png", "latency.png")
+ROOM_PLOTS = ("room_server_cpu.png", "room_rss.png", "room_downlink.png")
+
+
+def _classic(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in results if not r.get("scenario") or r.get("scenario") in MODES_PLOTTED]
+
+
+def plot_names(results: list[dict[str, Any]]) -> list[str]:
+    """The files `write_plots` makes for these results (the report names them)."""
+    from benchmarks.room_report import is_room_run
+
+    rooms = list(ROOM_PLOTS) if any(is_room_run(r) for r in results) else []
+    return rooms + (list(CLASSIC_PLOTS) if _classic(results) else [])
+
+
 def write_plots(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     from benchmarks.room_report import write_room_plots
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    classic = [r for r in results if not r.get("scenario") or r.get("scenario") in MODES_PLOTTED]
+    classic = _classic(results)
     if not classic:
         return write_room_plots(results, out_dir)
     return write_room_plots(results, out_dir) + [

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.plots import plot_names
 from benchmarks.room_report import COLUMNS as ROOM_COLUMNS
 from benchmarks.room_report import is_room_run, large_goals, room_sections, simulcast_summary
 
@@ -213,7 +214,7 @@ def write_markdown(results: list[dict[str, Any]], path: Path, command: str = "")
     if gl:
         lines += ["## Goals", "", *gl, ""]
     lines += room_sections(results)
-    lines += ["Figures are defined in `docs/benchmarks.md`. Plots: `cpu_per_packet.png`, `cpu_per_stream.png`, "
-              "`upload_per_participant.png`, `client_cpu.png`, `latency.png`.", ""]
+    lines += ["Figures are defined in `docs/benchmarks.md`. Plots: "
+              + ", ".join(f"`{name}`" for name in plot_names(results)) + ".", ""]
     path.write_text("\n".join(lines))
     return path

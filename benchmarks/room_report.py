@@ -15,6 +15,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from benchmarks.plots import finish  # noqa: E402
+
 SCENARIO_COLORS = {"all-to-all": "tab:red", "last-n": "tab:green", "all-full": "tab:orange", "thumbnails": "tab:blue"}
 
 
@@ -193,17 +195,7 @@ def _plot(results: list[dict[str, Any]], value: Any, ylabel: str, title: str, pa
         xs = sorted(points)
         ax.plot(xs, [sum(points[x]) / len(points[x]) for x in xs], marker="o", label=scenario,
                 color=SCENARIO_COLORS.get(scenario))
-    ax.set_xlabel("participants in the room")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.set_ylim(bottom=0)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return finish(fig, ax, ylabel, title, path)
 
 
 def write_room_plots(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:
@@ -212,7 +204,7 @@ def write_room_plots(results: list[dict[str, Any]], out_dir: Path) -> list[Path]
     out_dir.mkdir(parents=True, exist_ok=True)
     return [
         _plot(results, lambda r: r.get("server_cpu_cores"), "server CPU, cores (1.0 = one core)",
-              "Server CPU vs room size: all-to-all vs last-N", out_dir / "room_server_cpu.png"),
+              "Server CPU vs room size, by scenario", out_dir / "room_server_cpu.png"),
         _plot(results, lambda r: r.get("server_rss_mb_per_participant"), "server RSS growth per participant, MB",
               "Server memory per participant vs room size", out_dir / "room_rss.png"),
         _plot(results, lambda r: (r.get("downlink_wire_mbps_per_subscriber") or {}).get("mean"),
