@@ -130,7 +130,10 @@ class Lab:
         return self.server.url
 
     def new_page(self) -> tuple[Any, Any]:
-        context = self.browser.new_context(permissions=["camera", "microphone"], viewport={"width": 800, "height": 600})
+        context = self.browser.new_context(permissions=["camera", "microphone"], viewport={"width": 800, "height": 600},
+                                           # tiles of ~780x580 device pixels: an SFU viewer needs the top
+                                           # simulcast layer, as the direct call sends its whole camera
+                                           device_scale_factor=2)
         context.add_init_script(path=str(WEB / "probe.js"))
         return context, context.new_page()
 

@@ -25,6 +25,7 @@ MAX_BOUND_SSRCS = 32  # media + RTX streams one connection may publish (3 tracks
 ESTIMATE_MAX_AGE = 5.0  # seconds a subscriber's REMB stays its budget
 CONGESTION_RATIO = 0.9  # a REMB below this share of what its streams are sent means congestion...
 CONFIRM_REMBS = 2  # ... once this many REMBs in a row have not risen
+LOSS_MAX_AGE = 5.0  # seconds a subscriber's receiver report counts
 
 
 class PacketDemux:
@@ -49,6 +50,8 @@ class PacketDemux:
         # receiver's estimate starts low and climbs while it learns the link, and one dip is as often a
         # busy receiver as a full link; a link that cannot carry what it is sent keeps the estimate down
         self._not_rising: dict[int, int] = {}
+        # the loss the subscriber reports per stream we send it: (fraction lost, when), our SSRCs only
+        self._losses: dict[int, tuple[float, float]] = {}
 
     # --- registration ----------------------------------------------------------------------------
 
@@ -89,6 +92,13 @@ class PacketDemux:
     @property
     def consumers(self) -> list[Consumer]:
         return list(dict.fromkeys(self._consumers.values()))  # media and RTX SSRCs name the same consumer
+
+    def receiver_loss(self, now: float) -> float:
+        """The worst loss fraction in the subscriber's fresh receiver reports (0 without any)."""
+        return max((fraction for fraction, at in self._losses.values() if now - at <= LOSS_MAX_AGE), default=0.0)
+
+    def sent_bps(self) -> float:
+        return sum(c.rate_bps for c in self.consumers)
 
     def subscriber_estimate(self, now: float) -> tuple[float | None, bool]:
         """(downlink estimate, congested) from the subscriber's fresh REMBs; (None, False) without any.
@@ -204,6 +214,9 @@ class PacketDemux:
                 report = feedback.report
                 if report is not None and feedback.media_ssrc in self._consumers:
                     self.link.rtt.report(report.lsr, report.dlsr, now)
+                    self._losses[feedback.media_ssrc] = (report.fraction_lost / 256.0, now)
+                    if len(self._losses) > 2 * len(self._consumers) + 8:  # forget SSRCs no longer ours
+                        self._losses = {k: v for k, v in self._losses.items() if k in self._consumers}
             elif kind in ("pli", "fir"):
                 consumer = self._consumers.get(feedback.media_ssrc)
                 if consumer is not None:

@@ -10,6 +10,7 @@ nobody needs (`video:publisher-layers`), so their browsers stop encoding them.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,8 +25,11 @@ if TYPE_CHECKING:
     from sfu.participant import Participant, ViewTile
     from sfu.room import Room
 
+log = logging.getLogger(__name__)
+
 THUMBNAIL = (320, 180)  # the size assumed for a video a page shows without having said how big
 DEFAULT_TOP = (1280, 720)  # the size assumed for a simulcast's top layer before a keyframe told us
+LOSSY = 0.02  # a subscriber reporting this share of packets lost may have videos paused for bandwidth
 
 
 @dataclass
@@ -111,8 +115,14 @@ def plan_video(room: Room, subscriber: Participant, now: float) -> VideoPlan:
     connection = subscriber.connection
     if connection is not None:
         estimate, congested = connection.demux.subscriber_estimate(now)
+        events = subscriber.downlink.congestion_events
         budget = subscriber.downlink.budget(estimate, congested, now)
-    plan.layers = {str(k): v for k, v in subscriber.allocator.allocate(demands, budget, now).items()}
+        if subscriber.downlink.congestion_events != events:
+            log.info("event=downlink_congestion participant=%s estimate_kbps=%d sent_kbps=%d hold_s=%.0f",
+                     subscriber.id, (estimate or 0) / 1000, connection.demux.sent_bps() / 1000,
+                     subscriber.downlink.hold_s)
+    losing = connection is not None and connection.demux.receiver_loss(now) >= LOSSY
+    plan.layers = {str(k): v for k, v in subscriber.allocator.allocate(demands, budget, now, losing).items()}
     return plan
 
 
@@ -230,8 +240,10 @@ async def _tell_forwarding(room: Room, subscriber: Participant, video: VideoPlan
 
 def needed_layers(producer: Producer, plans: Iterable[VideoPlan], now: float) -> set[int]:
     """The layers of a simulcast producer that some subscriber gets, or whose tile needs one that is
-    not being sent (the lowest always stays on, so a newly shown video starts within a round trip)."""
-    needed = {0}
+    not being sent (the lowest always stays on, so a newly shown video starts within a round trip).
+    A layer a consumer still forwards stays on until that consumer has switched away: a switch waits
+    for the target's keyframe, and a layer switched off before it leaves the subscriber with nothing."""
+    needed = {0} | {layer.index for layer in producer.layers if layer.consumers}
     for plan in plans:
         index = plan.layers.get(producer.id)
         if index is not None:

@@ -151,7 +151,8 @@ class Room:
         for key in [k for k in self._layers_unneeded_since if k[0] not in live]:
             del self._layers_unneeded_since[key]
         for participant in list(self.participants.values()):
-            for published in participant.published.values():
+            # copies: a track published or a member gone while a notice is being sent
+            for published in list(participant.published.values()):
                 producer = published.producer
                 if not producer.simulcast or producer.closed:
                     continue

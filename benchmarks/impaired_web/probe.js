@@ -54,6 +54,10 @@
     out.inVideo = pick(biggest(inbound, "video", "bytesReceived"), KEYS.inVideo);
     out.inAudio = pick(biggest(inbound, "audio", "bytesReceived"), KEYS.inAudio);
     out.outVideo = pick(biggest(outbound, "video", "bytesSent"), KEYS.outVideo);
+    // A simulcast camera has one outbound-rtp per layer: its encoder's target is their sum.
+    const camera = biggest(outbound, "video", "bytesSent");
+    const layers = camera ? outbound.filter((s) => s.kind === "video" && s.mediaSourceId === camera.mediaSourceId) : [];
+    if (layers.length > 1) out.outVideo.targetBitrate = layers.reduce((n, s) => n + (s.targetBitrate ?? 0), 0);
     out.outAudio = pick(biggest(outbound, "audio", "bytesSent"), KEYS.outAudio);
     // Every RTP packet sent, all streams (RTX included): what the impairer must have seen at least.
     out.rtpSent = outbound.reduce((n, s) => n + (s.packetsSent ?? 0), 0);

@@ -183,6 +183,28 @@ def test_a_remb_below_what_its_streams_get_is_congestion():
     assert demux.subscriber_estimate(now + 60) == (None, False)  # stale estimates count for nothing
 
 
+def test_the_subscribers_worst_fresh_loss_report_counts_and_only_for_our_streams():
+    from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
+
+    wire = Wire()
+    demux = PacketDemux(wire)
+    for ssrc in (0x5000, 0x6000):
+        demux.add_consumer(consumer_of(video_producer(), wire, ssrc=ssrc))
+    now = __import__("time").monotonic()
+    assert demux.receiver_loss(now) == 0.0
+
+    def report(ssrc: int, fraction: int) -> bytes:
+        block = RtcpReceiverInfo(ssrc=ssrc, fraction_lost=fraction, packets_lost=0, highest_sequence=1, jitter=0,
+                                 lsr=0, dlsr=0)
+        return bytes(RtcpRrPacket(ssrc=0xBBBB, reports=[block]))
+
+    demux.handle_rtcp(report(0x5000, 13))  # 13/256: about 5%
+    demux.handle_rtcp(report(0x6000, 0))
+    demux.handle_rtcp(report(0x7000, 255))  # not a stream we send it
+    assert demux.receiver_loss(now) == 13 / 256
+    assert demux.receiver_loss(now + 10.0) == 0.0  # old news
+
+
 def test_receiver_reports_about_our_sender_reports_give_the_round_trip_time():
     wire = Wire()
     consumer = consumer_of(video_producer(), wire, ssrc=0x5000)

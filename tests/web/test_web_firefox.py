@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -42,9 +43,22 @@ def node_packages() -> str:
     return node
 
 
+def ice_hosts_for_firefox() -> str:
+    """Firefox 153 ESR gathers no loopback candidate on a machine with another interface, whatever
+    `media.peerconnection.ice.loopback` says (seen with eth0 192.0.2.2): the server then offers that
+    interface's address too, so Firefox has a candidate pair. Chromium keeps using 127.0.0.1."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 9))  # sends nothing: picks the outgoing interface
+            address = str(probe.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+    return "127.0.0.1" if address.startswith("127.") else f"127.0.0.1,{address}"
+
+
 @pytest.fixture(scope="module")
 def server(web_build: None) -> Iterator[ServerProcess]:
-    with run_server(["--log-level", "INFO"]) as process:
+    with run_server(["--log-level", "INFO"], env={"SFU_ICE_HOST": ice_hosts_for_firefox()}) as process:
         yield process
 
 

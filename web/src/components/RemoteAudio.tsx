@@ -1,12 +1,15 @@
 import { useEffect, useRef } from "react";
 import type { RemoteTracks } from "../lib/callClient";
 
-/** One hidden <audio> per remote participant (never our own), on the chosen speaker. */
+/**
+ * One hidden <audio> per received audio track (never our own), on the chosen speaker. Keyed by track: a
+ * receive slot that changes hands keeps its element (no restart, no lost syllable), only its label moves.
+ */
 export function RemoteAudio({ remote, sinkId }: { remote: RemoteTracks; sinkId: string | null }) {
   return (
     <div hidden>
       {Object.entries(remote).map(([pid, media]) =>
-        media.audio ? <AudioSink key={`${pid}-${media.audio.id}`} participantId={pid} track={media.audio} sinkId={sinkId} /> : null,
+        media.audio ? <AudioSink key={media.audio.id} participantId={pid} track={media.audio} sinkId={sinkId} /> : null,
       )}
     </div>
   );

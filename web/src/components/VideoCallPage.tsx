@@ -2,10 +2,12 @@ import { useCallback, useEffect, useMemo, useReducer, useRef, useState, type CSS
 import { CallClient, type LocalTracks, type RemoteTracks } from "../lib/callClient";
 import { copyMessage, copyText } from "../lib/clipboard";
 import { userId } from "../lib/identity";
-import { gridColumns, pageItems, pageSizeFor } from "../lib/layout";
+import { forwardingKey, freshSince } from "../lib/forwarding";
+import { gridColumns, pageParticipants, pageSizeFor } from "../lib/layout";
 import { getMicrophone, MediaAccessError, saveDeviceChoice, type DeviceChoice } from "../lib/media";
 import type { Participant } from "../lib/protocol";
 import { callReducer, initialCallState, orderedParticipants } from "../lib/roomState";
+import { ViewTracker } from "../lib/viewTracker";
 import { ChatPanel } from "./ChatPanel";
 import { ControlBar, shortcutFor, type ControlAction } from "./ControlBar";
 import { ParticipantList } from "./ParticipantList";
@@ -68,6 +70,7 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
   const [devices, setDevices] = useState<DeviceChoice>(choice.devices);
   const [page, setPage] = useState(0);
   const [loudest, setLoudest] = useState<string | null>(null);
+  const [videoArea, setVideoArea] = useState<HTMLElement | null>(null);
   const clientRef = useRef<CallClient | null>(null);
   const callbacks = useRef({ onLeave, onConnectError });
   callbacks.current = { onLeave, onConnectError };
@@ -113,6 +116,14 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
       clientRef.current = null;
     };
   }, [roomId, choice]);
+
+  // The view: which of the others' tiles are on screen and how big (video:set-view), so the server sends
+  // each video at the size it is shown and nothing for tiles off the page or scrolled away.
+  useEffect(() => {
+    if (!videoArea) return;
+    const tracker = new ViewTracker(videoArea, (view) => clientRef.current?.setView(view));
+    return () => tracker.dispose();
+  }, [videoArea]);
 
   // Speaking highlight fallback from RTP audio levels, until the server has named an active speaker.
   useEffect(() => {
@@ -240,20 +251,56 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
     );
   }
 
-  const pageSize = pageSizeFor(viewport.width, viewport.height);
-  const paged = pageItems(participants, stage ? participants.length : pageSize, page);
+  // Pages never hold more remote video tiles than the server sends (lastN); speakers go on the first page.
+  const lastN = state.media?.lastN ?? 0;
+  const pages = pageParticipants({
+    order: state.order,
+    selfId: state.selfId,
+    videoOn: (id) => Boolean(state.participants[id]?.video),
+    speakers: state.recentSpeakers,
+    pageSize: stage ? Infinity : pageSizeFor(viewport.width, viewport.height),
+    lastN,
+    activeSpeaker: state.activeSpeaker,
+  });
+  const pageIndex = Math.min(Math.max(0, page), pages.length - 1);
+  const pageMembers = (pages[pageIndex] ?? [])
+    .map((id) => state.participants[id])
+    .filter((p): p is Participant => Boolean(p));
+  const paged = { items: pageMembers, page: pageIndex, pages: pages.length };
   const columns = gridColumns(paged.items.length, Math.max(0.5, (viewport.width - (panel ? 340 : 0)) / Math.max(200, viewport.height - 80)));
 
-  const tiles = paged.items.map((p) => (
-    <VideoTile
-      key={p.participantId}
-      participant={p}
-      track={trackFor(p)}
-      isSelf={p.participantId === state.selfId}
-      speaking={speaking === p.participantId && p.audio}
-      media={p.participantId === state.selfId ? undefined : state.mediaStatus[p.participantId]}
-    />
-  ));
+  const tiles = paged.items.map((p) => {
+    const isSelf = p.participantId === state.selfId;
+    const fwd = isSelf ? undefined : state.forwarding[forwardingKey(p.participantId, "camera")];
+    return (
+      <VideoTile
+        key={p.participantId}
+        participant={p}
+        track={trackFor(p)}
+        isSelf={isSelf}
+        speaking={speaking === p.participantId && p.audio}
+        media={isSelf ? undefined : state.mediaStatus[p.participantId]}
+        forwarding={fwd?.state}
+        since={isSelf ? undefined : freshSince(remote[p.participantId]?.cameraSince, fwd)}
+      />
+    );
+  });
+  const stageSince = stage && stage.participant.participantId !== state.selfId
+    ? freshSince(remote[stage.participant.participantId]?.screenSince, state.forwarding[forwardingKey(stage.participant.participantId, "screen")])
+    : undefined;
+  const pager = paged.pages > 1 && (
+    <nav className={styles.pager} aria-label="Pages of participants">
+      <button type="button" onClick={() => setPage(paged.page - 1)} disabled={paged.page === 0} aria-label="Previous page">
+        ‹
+      </button>
+      <span>
+        {paged.page + 1} / {paged.pages}
+      </span>
+      <button type="button" onClick={() => setPage(paged.page + 1)} disabled={paged.page >= paged.pages - 1} aria-label="Next page">
+        ›
+      </button>
+    </nav>
+  );
 
   return (
     <div className={styles.page} data-testid="call-page" data-status={state.status} data-pc-state={pcState}>
@@ -281,6 +328,11 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
           {state.status === "connecting" ? "Connecting…" : "Connection lost — reconnecting…"}
         </div>
       )}
+      {(pcState === "disconnected" || pcState === "failed") && !mediaProblem && state.status === "joined" && (
+        <div className={styles.banner} role="status" data-testid="media-reconnecting">
+          Network trouble — reconnecting audio and video…
+        </div>
+      )}
       {mediaProblem && (
         <div className={`${styles.banner} ${styles.warn}`} role="alert" data-testid="media-problem">
           {mediaProblem}
@@ -288,12 +340,19 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
       )}
       {choice.listener && <div className={styles.listenerNote}>You joined as a listener: others cannot see or hear you.</div>}
       <div className={styles.body}>
-        <main className={styles.main} aria-label="Video">
+        <main className={styles.main} aria-label="Video" ref={setVideoArea}>
           {stage ? (
             <div className={styles.stageLayout}>
               <section className={styles.stage} data-testid="screen-stage" aria-label="Shared screen">
                 {stage.track ? (
-                  <VideoTile participant={stage.participant} track={stage.track} isSelf={stage.participant.participantId === state.selfId} speaking={false} variant="screen" />
+                  <VideoTile
+                    participant={stage.participant}
+                    track={stage.track}
+                    isSelf={stage.participant.participantId === state.selfId}
+                    speaking={false}
+                    variant="screen"
+                    since={stageSince}
+                  />
                 ) : (
                   <p className={styles.waiting}>{stage.participant.displayName} is starting to share…</p>
                 )}
@@ -305,19 +364,7 @@ export function VideoCallPage({ roomId, choice, onLeave, onConnectError }: Props
               {tiles}
             </div>
           )}
-          {!stage && paged.pages > 1 && (
-            <nav className={styles.pager} aria-label="Pages of participants">
-              <button type="button" onClick={() => setPage(paged.page - 1)} disabled={paged.page === 0} aria-label="Previous page">
-                ‹
-              </button>
-              <span>
-                {paged.page + 1} / {paged.pages}
-              </span>
-              <button type="button" onClick={() => setPage(paged.page + 1)} disabled={paged.page >= paged.pages - 1} aria-label="Next page">
-                ›
-              </button>
-            </nav>
-          )}
+          {pager}
         </main>
         {panel === "chat" && (
           <ChatPanel

@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import type { ChatMessage, Participant } from "../lib/protocol";
 import { ChatPanel } from "./ChatPanel";
@@ -122,6 +122,71 @@ describe("VideoTile", () => {
     const tile = screen.getByTestId("tile");
     expect(tile.getAttribute("data-speaking")).toBe("true");
     expect(tile.getAttribute("aria-label")).toBe("Me (you)");
+  });
+});
+
+describe("VideoTile in a large room", () => {
+  type FrameCb = (now: number, meta: { receiveTime?: number }) => void;
+  const fakeTrack = (id: string) => ({ id, kind: "video" }) as unknown as MediaStreamTrack;
+  let frameCallbacks: FrameCb[] = [];
+  function withFakeVideo() {
+    frameCallbacks = [];
+    vi.stubGlobal("MediaStream", class { constructor(public tracks: unknown[]) {} });
+    const proto = HTMLMediaElement.prototype as unknown as Record<string, unknown>;
+    proto["play"] = () => Promise.resolve();
+    (HTMLVideoElement.prototype as unknown as Record<string, unknown>)["requestVideoFrameCallback"] = (cb: FrameCb) => {
+      frameCallbacks.push(cb);
+      return frameCallbacks.length;
+    };
+    (HTMLVideoElement.prototype as unknown as Record<string, unknown>)["cancelVideoFrameCallback"] = () => undefined;
+  }
+  function frame(receiveTime: number) {
+    const pending = frameCallbacks;
+    frameCallbacks = [];
+    act(() => pending.forEach((cb) => cb(receiveTime, { receiveTime })));
+  }
+
+  it("shows the avatar with a 'paused to save bandwidth' mark, not a frozen frame", () => {
+    withFakeVideo();
+    render(<VideoTile participant={person("p", { displayName: "Pat Doe" })} track={fakeTrack("t1")} isSelf={false} speaking={false} forwarding="paused-bandwidth" />);
+    const tile = screen.getByTestId("tile");
+    expect(tile.getAttribute("data-forwarding")).toBe("paused-bandwidth");
+    expect(tile.querySelector("video")).toBeNull();
+    expect(tile.textContent).toContain("PD");
+    expect(screen.getByRole("img", { name: "Video paused to save bandwidth" })).toBeTruthy();
+    expect(tile.querySelector("[data-testid=media-failed]")).toBeNull();
+  });
+
+  it("shows initials, without any error wording, for a video the server does not send us", () => {
+    withFakeVideo();
+    render(<VideoTile participant={person("n", { displayName: "Nia" })} track={null} isSelf={false} speaking={false} forwarding="not-forwarded" />);
+    const tile = screen.getByTestId("tile");
+    expect(tile.getAttribute("data-video")).toBe("off");
+    expect(tile.textContent).toBe("NNia");
+    expect(screen.queryByTestId("paused-bandwidth")).toBeNull();
+    expect(screen.queryByRole("img", { name: "Camera off" })).toBeNull();
+  });
+
+  it("keeps the initials over a slot's video until a frame received after the slot changed hands", () => {
+    withFakeVideo();
+    const p = person("c", { displayName: "Cy" });
+    const { rerender } = render(<VideoTile participant={p} track={fakeTrack("slot-5")} isSelf={false} speaking={false} since={1000} />);
+    const tile = screen.getByTestId("tile");
+    expect(tile.getAttribute("data-video")).toBe("on");
+    expect(tile.getAttribute("data-frame")).toBe("waiting");
+    expect(screen.getByTestId("avatar")).toBeTruthy();
+    frame(990); // the previous owner's frame, still in the jitter buffer
+    expect(tile.getAttribute("data-frame")).toBe("waiting");
+    frame(1010);
+    expect(tile.getAttribute("data-frame")).toBe("shown");
+    expect(screen.queryByTestId("avatar")).toBeNull();
+    // paused for bandwidth, then resumed: initials again until a newer frame
+    rerender(<VideoTile participant={p} track={fakeTrack("slot-5")} isSelf={false} speaking={false} since={1000} forwarding="paused-bandwidth" />);
+    expect(tile.querySelector("video")).toBeNull();
+    rerender(<VideoTile participant={p} track={fakeTrack("slot-5")} isSelf={false} speaking={false} since={5000} forwarding="forwarded" />);
+    expect(tile.getAttribute("data-frame")).toBe("waiting");
+    frame(5001);
+    expect(tile.getAttribute("data-frame")).toBe("shown");
   });
 });
 

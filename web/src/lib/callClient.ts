@@ -1,6 +1,7 @@
 // One call: a Socket.IO connection, one RTCPeerConnection to the SFU, local media and the negotiation queue.
 // React components observe it through the callbacks; all server state goes through the room reducer.
 import { io, type Socket } from "socket.io-client";
+import { IceRecovery } from "./iceRecovery";
 import { getCamera, getMicrophone, getScreen, MediaAccessError } from "./media";
 import { Negotiator } from "./negotiation";
 import type {
@@ -8,24 +9,32 @@ import type {
   ActiveSpeaker,
   ChatMessage,
   ErrorEvent,
+  ForwardingEvent,
+  MediaLimits,
   MediaSource,
   MediaStateChanged,
   MediaStatus,
   Participant,
   PresenceUser,
   ProtocolError,
+  PublisherLayers,
   RoomState,
   ServerAnswer,
   ServerCandidate,
   ServerOffer,
   ServerTrack,
+  SlotsEvent,
   UserJoined,
   UserLeft,
+  ViewTile,
 } from "./protocol";
 import { describeError, SFU_PEER } from "./protocol";
 import { loadRedirectOrigins, redirectAllowed } from "./redirect";
 import type { CallAction } from "./roomState";
+import { applyActiveLayers, cameraEncodings, simulcastSupported } from "./simulcast";
+import { applySlots, mapSlotsToParticipants, slotCounts, slotDeclarations, slotsAsServerTracks, type SlotTable } from "./slots";
 import { mapTracksToParticipants, publishedTracks, sameRemoteMedia, type ReceivedTrack, type RemoteMediaMap } from "./tracks";
+import { sameView } from "./view";
 
 export type RemoteTracks = RemoteMediaMap<MediaStreamTrack>;
 
@@ -71,6 +80,10 @@ export interface InboundStat {
   lossPercent: number;
   framesDecoded: number | null;
   frameWidth: number | null;
+  frameHeight: number | null;
+  /** Video: freezes the receiver counted so far (Chromium); null where the browser does not say. */
+  freezeCount: number | null;
+  keyFramesDecoded: number | null;
   jitterMs: number | null;
   /** Audio: the sum of squared levels received so far (`totalAudioEnergy`); grows while someone is heard. */
   audioEnergy: number | null;
@@ -109,14 +122,27 @@ export class CallClient {
   private local: LocalTracks;
   private joined = false;
   private leaving = false;
-  private rejoining = false;
   private selfId: string | null = null;
   private audioEnabled: boolean;
   private videoEnabled: boolean;
   private screenActive = false;
   private statsPrev = new Map<string, { bytes: number; at: number }>();
   private levels = new Map<string, number>();
-  private pcFailTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Receive mode of the current peer connection: slots (large-room servers) or per-track m-lines. */
+  private mode: "slots" | "tracks" = "tracks";
+  private media: MediaLimits | null = null;
+  private slotTransceivers: RTCRtpTransceiver[] = [];
+  private slotTable: SlotTable = {};
+  /** `video:slots` before this peer connection's first offer belong to the previous one. */
+  private offeredOnThisPeer = false;
+  private recovery: IceRecovery | null = null;
+  private pcGeneration = 0;
+  private iceRestartsTotal = 0;
+  private view: ViewTile[] | null = null;
+  private sentView: ViewTile[] | null = null;
+  private readonly simulcast: boolean;
+  private degradation: RTCDegradationPreference | null = null;
+  private cameraLayers: string[] | null = null;
   readonly log: string[] = [];
 
   constructor(
@@ -127,6 +153,7 @@ export class CallClient {
     this.audioEnabled = opts.audioEnabled && !!opts.microphone;
     this.videoEnabled = opts.videoEnabled && !!opts.camera;
     if (opts.microphone) opts.microphone.enabled = this.audioEnabled;
+    this.simulcast = simulcastSupported();
     this.socket = this.openSocket(opts.serverUrl);
     this.bindSocket();
   }
@@ -231,6 +258,15 @@ export class CallClient {
       this.trace(`server offer (${e.tracks?.length ?? 0} tracks)`);
       this.negotiator.handleServerOffer(e.description, e.tracks);
     });
+    s.on("video:slots", (e: SlotsEvent) => this.onSlots(e));
+    s.on("video:forwarding", (e: ForwardingEvent) => {
+      if (e?.roomId !== this.opts.roomId || !Array.isArray(e.videos)) return;
+      this.trace(`forwarding ${e.videos.map((v) => `${String(v.participantId).slice(0, 4)}:${v.source}:${v.state}${v.layer !== undefined ? `@${v.layer}` : ""}`).join(" ")}`);
+      this.cb.dispatch({ type: "forwarding", event: e, now: performance.now() });
+    });
+    s.on("video:publisher-layers", (e: PublisherLayers) => {
+      if (e?.roomId === this.opts.roomId) void this.applyPublisherLayers(e);
+    });
     s.on("video:answer", (e: ServerAnswer) => {
       if (e.roomId !== this.opts.roomId || !this.negotiator) return;
       this.trace("server answer");
@@ -284,7 +320,9 @@ export class CallClient {
     }
     const rs: RoomState = ack;
     this.selfId = rs.you.participantId;
+    this.media = rs.media ?? null;
     this.joined = true;
+    this.sentView = null;
     this.trace(`joined ${rs.roomId} as ${this.selfId} (${rs.topology})`);
     this.applyRoomState(rs);
     void this.loadChatAndPresence();
@@ -308,31 +346,56 @@ export class CallClient {
 
   // ---- WebRTC -------------------------------------------------------------------------------------
 
+  /**
+   * A new RTCPeerConnection for this room session: on joining, and when an ICE restart did not bring the
+   * old one back (the server sees the new DTLS fingerprint and starts afresh; we stay in the room).
+   */
   private createPeer(iceServers: RTCIceServer[]): void {
     this.teardownPeer();
     const pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
     this.pc = pc;
+    this.pcGeneration += 1;
     this.sources = new Map();
     this.transceivers = {};
     this.spare = {};
     this.received = [];
     this.serverTracks = [];
+    this.slotTransceivers = [];
+    this.slotTable = {};
+    this.offeredOnThisPeer = false;
     this.setRemote({});
-    const streamId = this.selfId ?? "local";
+    const counts = slotCounts(this.media ?? undefined);
+    // Receive slots when the server offers them and they fit one offer; otherwise per-track m-lines (an
+    // older server, or a room without a video limit whose slot counts pass the protocol's 64).
+    this.mode = counts.audio + counts.video > 0 && this.slotsFit() ? "slots" : "tracks";
     const stream = new MediaStream();
     if (!this.opts.listener) {
       if (this.local.microphone) this.addSender("microphone", this.local.microphone, [stream]);
-      if (this.local.camera && this.videoEnabled) this.addSender("camera", this.local.camera, [stream]);
+      const camera = this.local.camera && this.videoEnabled ? this.local.camera : null;
+      if (this.media && this.simulcast) {
+        // The camera's simulcast m-line is in the first offer even while the camera is off: the answer then
+        // negotiates the rid header extension, which a browser will not add to a later offer of a bundle
+        // that did without it. Turning the camera on is then replaceTrack + toggle-video, no renegotiation.
+        this.addCameraTransceiver(pc, camera, [stream]);
+      } else if (camera) {
+        this.addSender("camera", camera, [stream]);
+      }
       if (this.local.screen) this.addSender("screen", this.local.screen, [new MediaStream()]);
     }
-    // A kind we do not send still gets a recvonly m-line: an offer needs one, and it tells the server our
-    // codecs for that kind. So a listener, or someone without camera and microphone, receives everyone.
-    for (const kind of ["audio", "video"] as const) {
-      if (!pc.getTransceivers().some((t) => t.receiver.track.kind === kind)) {
-        this.spare[kind] = pc.addTransceiver(kind, { direction: "recvonly" });
+    if (this.mode === "slots") {
+      // Receive slots: what each one carries comes from `video:slots`, with no renegotiation per join.
+      for (let i = 0; i < counts.audio; i++) this.slotTransceivers.push(pc.addTransceiver("audio", { direction: "recvonly" }));
+      for (let i = 0; i < counts.video; i++) this.slotTransceivers.push(pc.addTransceiver("video", { direction: "recvonly" }));
+    } else {
+      // A kind we do not send still gets a recvonly m-line: an offer needs one, and it tells the server our
+      // codecs for that kind. So a listener, or someone without camera and microphone, receives everyone.
+      for (const kind of ["audio", "video"] as const) {
+        if (!pc.getTransceivers().some((t) => t.receiver.track.kind === kind)) {
+          this.spare[kind] = pc.addTransceiver(kind, { direction: "recvonly" });
+        }
       }
     }
-    this.trace(`peer created (stream ${streamId})`);
+    this.trace(`peer ${this.pcGeneration} created (${this.mode === "slots" ? `${counts.audio} audio + ${counts.video} video slots` : "per-track"})`);
     pc.onicecandidate = (ev) => {
       void this.request("video:ice-candidate", {
         roomId: this.opts.roomId,
@@ -355,34 +418,58 @@ export class CallClient {
       });
       this.remap();
     };
+    const recovery = new IceRecovery(
+      (action) => {
+        if (this.pc !== pc || this.leaving) return;
+        if (action === "restart-ice") {
+          // New ICE credentials on the same connection: DTLS, SSRCs, slots and the room session stay.
+          pc.restartIce?.();
+          this.negotiator?.requestOffer({ iceRestart: true });
+        } else {
+          this.trace("media connection lost: starting a new peer connection in the same room");
+          this.createPeer(iceServers);
+        }
+      },
+      { log: (m) => this.trace(m), state: () => pc.iceConnectionState },
+    );
+    this.recovery = recovery;
+    pc.oniceconnectionstatechange = () => {
+      this.trace(`ice ${pc.iceConnectionState}`);
+      recovery.onState(pc.iceConnectionState);
+    };
     pc.onconnectionstatechange = () => {
       const st = pc.connectionState;
       this.trace(`pc ${st}`);
       this.cb.onConnectionState(st);
-      if (this.pcFailTimer) clearTimeout(this.pcFailTimer);
-      this.pcFailTimer = null;
-      if (st === "failed" || st === "disconnected") {
-        // Give a "disconnected" link a few seconds to come back; then rebuild the call's connection.
-        this.pcFailTimer = setTimeout(
-          () => {
-            if (this.pc === pc && (pc.connectionState === "failed" || pc.connectionState === "disconnected")) {
-              this.cb.dispatch({ type: "reconnecting" });
-              void this.rejoin();
-            }
-          },
-          st === "failed" ? 500 : 5000,
-        );
+      // DTLS failing on a working ICE path: an ICE restart cannot help; a new connection can.
+      if (st === "failed" && pc.iceConnectionState !== "failed" && this.pc === pc && !this.leaving) {
+        this.trace("DTLS failed: starting a new peer connection in the same room");
+        this.createPeer(iceServers);
       }
     };
     this.negotiator = new Negotiator(pc, {
-      sendOffer: (description, tracks) =>
-        this.request("video:offer", { roomId: this.opts.roomId, to: SFU_PEER, description, tracks }),
+      sendOffer: (description, tracks, slots) => {
+        this.offeredOnThisPeer = true;
+        return this.request("video:offer", {
+          roomId: this.opts.roomId,
+          to: SFU_PEER,
+          description,
+          tracks,
+          ...(slots && slots.length > 0 ? { slots } : {}),
+        });
+      },
       sendAnswer: (description) => this.request("video:answer", { roomId: this.opts.roomId, to: SFU_PEER, description }),
       describeTracks: () =>
         publishedTracks(
           pc.getTransceivers().map((t) => ({ mid: t.mid, direction: t.direction, source: this.sources.get(t) })),
         ),
+      // Every offer repeats the slots (the server ignores slots it already has); the first one declares them.
+      describeSlots: () =>
+        this.mode === "slots"
+          ? slotDeclarations(this.slotTransceivers.map((t) => ({ mid: t.mid, kind: t.receiver.track.kind })))
+          : undefined,
       onServerTracks: (tracks) => {
+        if (this.mode === "slots") return; // slots say who is where; a server offer changes nothing of it
         this.serverTracks = tracks;
         // Transceivers may have been re-targeted; refresh mids of what we received.
         this.received = this.received.map((r) => {
@@ -400,6 +487,15 @@ export class CallClient {
     });
     this.cb.onConnectionState(pc.connectionState);
     this.negotiator.requestOffer();
+    // The server keeps our view across connections, but say it again on a new session.
+    this.sentView = null;
+    this.flushView();
+  }
+
+  /** The server's slot counts fit the protocol's limit of 64 slots in one offer. */
+  private slotsFit(): boolean {
+    const m = this.media;
+    return !!m && m.audioSlots + m.videoSlots <= 64;
   }
 
   private addSender(source: MediaSource, track: MediaStreamTrack, streams: MediaStream[]): RTCRtpTransceiver {
@@ -420,7 +516,10 @@ export class CallClient {
       t.direction = "sendonly";
       void t.sender.replaceTrack(track);
       (t.sender as RTCRtpSender & { setStreams?: (...s: MediaStream[]) => void }).setStreams?.(...streams);
+    } else if (source === "camera" && this.simulcast && this.media) {
+      return this.addCameraTransceiver(pc, track, streams);
     } else {
+      // A screen share is one layer (contentHint "detail": sharp text before frame rate).
       t = pc.addTransceiver(track, { direction: "sendonly", streams });
     }
     if (source === "camera") preferCodecs(t);
@@ -429,8 +528,77 @@ export class CallClient {
     return t;
   }
 
+  /**
+   * The camera in two or three qualities (rids lowest first), so each viewer gets what its tile needs.
+   * `track` may be null (camera off at joining): the m-line is negotiated now and sends once a track is set.
+   */
+  private addCameraTransceiver(pc: RTCPeerConnection, track: MediaStreamTrack | null, streams: MediaStream[]): RTCRtpTransceiver {
+    const settings = track?.getSettings() ?? {};
+    const encodings = cameraEncodings(settings.width, settings.height);
+    let t: RTCRtpTransceiver | null = null;
+    if (encodings) {
+      try {
+        t = pc.addTransceiver(track ?? "video", { direction: "sendonly", streams, sendEncodings: encodings });
+        this.trace(`camera simulcast ${settings.width ?? "?"}x${settings.height ?? "?"}: ${encodings.map((e) => e.rid).join(",")}`);
+      } catch (err) {
+        this.trace(`simulcast refused (${String(err)}): one layer`);
+      }
+    }
+    t ??= pc.addTransceiver(track ?? "video", { direction: "sendonly", streams });
+    preferCodecs(t);
+    this.sources.set(t, "camera");
+    this.transceivers.camera = t;
+    if (this.degradation) void this.setDegradationPreference(this.degradation);
+    return t;
+  }
+
+  /** Dynacast: the server says which of our camera's layers anyone needs; stop encoding the others. */
+  private async applyPublisherLayers(e: PublisherLayers): Promise<void> {
+    if (e.source !== "camera" || !Array.isArray(e.active)) return;
+    const t = this.transceivers.camera;
+    if (!t || (e.mid && t.mid && e.mid !== t.mid)) return;
+    this.cameraLayers = e.active;
+    const params = t.sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    if (!applyActiveLayers(params.encodings, e.active)) return;
+    try {
+      await t.sender.setParameters(params);
+      this.trace(`camera layers: ${params.encodings.filter((x) => x.active !== false).map((x) => x.rid).join(",")}`);
+    } catch (err) {
+      this.trace(`setting camera layers failed: ${String(err)}`);
+    }
+  }
+
+  /**
+   * Keep resolution rather than frame rate when the encoder is short of CPU (a debugging and test knob:
+   * on a busy machine Chromium otherwise shrinks every simulcast layer).
+   */
+  async setDegradationPreference(preference: RTCDegradationPreference): Promise<boolean> {
+    this.degradation = preference;
+    const t = this.transceivers.camera;
+    if (!t) return false;
+    try {
+      const params = t.sender.getParameters() as RTCRtpSendParameters & { degradationPreference?: RTCDegradationPreference };
+      params.degradationPreference = preference;
+      await t.sender.setParameters(params);
+      return true;
+    } catch (err) {
+      this.trace(`degradationPreference refused: ${String(err)}`);
+      return false;
+    }
+  }
+
+  private onSlots(e: SlotsEvent): void {
+    if (e.roomId !== this.opts.roomId || !Array.isArray(e.slots) || this.mode !== "slots" || !this.offeredOnThisPeer) return;
+    this.slotTable = applySlots(this.slotTable, e.slots, performance.now());
+    this.trace(`slots ${e.slots.filter((x) => x.participantId).map((x) => `${x.mid}=${String(x.participantId).slice(0, 4)}:${x.source}`).join(" ")}`);
+    this.serverTracks = slotsAsServerTracks(this.slotTable);
+    this.remap();
+  }
+
   private remap(): void {
-    this.setRemote(mapTracksToParticipants(this.serverTracks, this.received, this.selfId));
+    if (this.mode === "slots") this.setRemote(mapSlotsToParticipants(this.slotTable, this.received, this.selfId));
+    else this.setRemote(mapTracksToParticipants(this.serverTracks, this.received, this.selfId));
   }
 
   private setRemote(next: RemoteTracks): void {
@@ -442,12 +610,14 @@ export class CallClient {
   private teardownPeer(): void {
     this.negotiator?.close();
     this.negotiator = null;
-    if (this.pcFailTimer) clearTimeout(this.pcFailTimer);
-    this.pcFailTimer = null;
+    this.iceRestartsTotal += this.recovery?.counters.restarts ?? 0;
+    this.recovery?.dispose();
+    this.recovery = null;
     if (this.pc) {
       this.pc.onicecandidate = null;
       this.pc.ontrack = null;
       this.pc.onconnectionstatechange = null;
+      this.pc.oniceconnectionstatechange = null;
       this.pc.close();
       this.pc = null;
       this.cb.onConnectionState("none");
@@ -455,17 +625,66 @@ export class CallClient {
     this.setRemote({});
   }
 
-  /** Leave and join again with the same media (after a failed WebRTC connection). */
-  async rejoin(): Promise<void> {
-    if (this.rejoining || this.leaving) return;
-    this.rejoining = true;
-    try {
-      this.teardownPeer();
-      await this.request("video:leave-room", { roomId: this.opts.roomId });
-      await this.joinRoom();
-    } finally {
-      this.rejoining = false;
-    }
+  /** Restart ICE now (debugging and tests; the page does it by itself when the network breaks). */
+  restartIce(): boolean {
+    if (!this.recovery) return false;
+    this.recovery.restart("requested");
+    return true;
+  }
+
+  /** How often the media connection was restarted or rebuilt (tests, debugging). */
+  get recoveryCounters(): { peerConnections: number; iceRestarts: number } {
+    return { peerConnections: this.pcGeneration, iceRestarts: this.iceRestartsTotal + (this.recovery?.counters.restarts ?? 0) };
+  }
+
+  /** The selected ICE candidate pair's id and our ICE username fragment (tests, debugging). */
+  async transportInfo(): Promise<{ pair: string | null; ufrag: string | null; iceState: string | null }> {
+    const pc = this.pc;
+    if (!pc) return { pair: null, ufrag: null, iceState: null };
+    let pair: string | null = null;
+    (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+      if (s["type"] === "transport" && typeof s["selectedCandidatePairId"] === "string") pair = s["selectedCandidatePairId"];
+      if (pair === null && s["type"] === "candidate-pair" && s["selected"] === true) pair = String(s["id"]);
+    });
+    const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? "")?.[1] ?? null;
+    return { pair, ufrag, iceState: pc.iceConnectionState };
+  }
+
+  // ---- Views ------------------------------------------------------------------------------------
+
+  /** What the page shows of the others (`video:set-view`); sent when it differs from what was sent. */
+  setView(tiles: ViewTile[]): void {
+    this.view = tiles;
+    this.flushView();
+  }
+
+  private flushView(): void {
+    const view = this.view;
+    // Views exist on servers with large-room support (they say `media` in the room state), slots or not.
+    if (!view || !this.joined || !this.media || !this.socket.connected || sameView(view, this.sentView)) return;
+    this.sentView = view;
+    void this.request("video:set-view", { roomId: this.opts.roomId, tiles: view }).then((ack) => {
+      if (!ack.ok) {
+        this.trace(`view refused: ${ack.error.code} ${ack.error.message}`);
+        if (this.sentView === view) this.sentView = null;
+      }
+    });
+  }
+
+  get currentView(): ViewTile[] | null {
+    return this.sentView;
+  }
+
+  get slots(): SlotTable {
+    return this.slotTable;
+  }
+
+  get receiveMode(): "slots" | "tracks" {
+    return this.mode;
+  }
+
+  get publishedCameraLayers(): string[] | null {
+    return this.cameraLayers;
   }
 
   // ---- Controls ---------------------------------------------------------------------------------
@@ -658,21 +877,25 @@ export class CallClient {
   /**
    * Per received track the server lists: bitrate, loss, frames and audio energy. Stats come from each
    * receiver's own getStats(), so no browser-specific field (Chrome's `mid`, Firefox's ids) is needed
-   * to tell whose track a report belongs to.
+   * to tell whose track a report belongs to. `allSlots`: also receive slots that carry nobody now (their
+   * counters tell whether anything still arrives on them).
    */
-  async inboundStats(): Promise<InboundStat[]> {
+  async inboundStats(options: { allSlots?: boolean } = {}): Promise<InboundStat[]> {
     const pc = this.pc;
     if (!pc) return [];
     const byMid = new Map((this.serverTracks ?? []).map((t) => [t.mid, t]));
+    const slotMids = new Set(this.slotTransceivers.map((t) => t.mid));
     const out: InboundStat[] = [];
     for (const transceiver of pc.getTransceivers()) {
-      const listed = transceiver.mid ? byMid.get(transceiver.mid) : undefined;
-      if (!listed) continue;
+      const mid = transceiver.mid;
+      const listed = mid ? byMid.get(mid) : undefined;
+      if (!listed && !(options.allSlots && mid && slotMids.has(mid))) continue;
+      const kind = listed?.kind ?? transceiver.receiver.track.kind;
       const report = await transceiver.receiver.getStats();
       const now = performance.now();
       report.forEach((s: Record<string, unknown>) => {
         if (s["type"] !== "inbound-rtp") return;
-        const id = `${listed.mid}:${String(s["id"])}`;
+        const id = `${mid ?? ""}:${String(s["id"])}`;
         const bytes = Number(s["bytesReceived"] ?? 0);
         const prev = this.statsPrev.get(id);
         this.statsPrev.set(id, { bytes, at: now });
@@ -681,21 +904,41 @@ export class CallClient {
         const lost = Math.max(0, Number(s["packetsLost"] ?? 0));
         const num = (key: string): number | null => (typeof s[key] === "number" ? (s[key] as number) : null);
         out.push({
-          mid: listed.mid,
-          kind: listed.kind,
-          participantId: listed.participantId,
-          source: listed.source,
+          mid,
+          kind,
+          participantId: listed?.participantId ?? null,
+          source: listed?.source ?? null,
           bitrateKbps: Math.max(0, Math.round(bitrate)),
           packetsReceived: received,
           packetsLost: lost,
           lossPercent: received + lost > 0 ? (100 * lost) / (received + lost) : 0,
           framesDecoded: num("framesDecoded"),
           frameWidth: num("frameWidth"),
+          frameHeight: num("frameHeight"),
+          freezeCount: num("freezeCount"),
+          keyFramesDecoded: num("keyFramesDecoded"),
           jitterMs: num("jitter") === null ? null : Math.round((num("jitter") ?? 0) * 1000),
           audioEnergy: num("totalAudioEnergy"),
         });
       });
     }
+    return out;
+  }
+
+  /** Our camera's outbound layers (rid, bytes sent, frame size, active): dynacast in tests and debugging. */
+  async outboundStats(): Promise<{ rid: string | null; bytesSent: number; frameWidth: number | null; active: boolean | null }[]> {
+    const t = this.transceivers.camera;
+    if (!t) return [];
+    const out: { rid: string | null; bytesSent: number; frameWidth: number | null; active: boolean | null }[] = [];
+    (await t.sender.getStats()).forEach((s: Record<string, unknown>) => {
+      if (s["type"] !== "outbound-rtp") return;
+      out.push({
+        rid: typeof s["rid"] === "string" ? s["rid"] : null,
+        bytesSent: Number(s["bytesSent"] ?? 0),
+        frameWidth: typeof s["frameWidth"] === "number" ? s["frameWidth"] : null,
+        active: typeof s["active"] === "boolean" ? s["active"] : null,
+      });
+    });
     return out;
   }
 

@@ -38,3 +38,56 @@ export function gridColumns(n: number, aspect: number): number {
   }
   return best;
 }
+
+export interface PagingInput {
+  /** Everyone in display order: ourselves first, then by join time. */
+  order: string[];
+  selfId: string | null;
+  /** Whose camera is on (their tile is a video tile). */
+  videoOn: (participantId: string) => boolean;
+  /** The active speaker first, then recent speakers, most recent first: they go on the first page. */
+  speakers: string[];
+  /** Tiles a page holds (Infinity: no limit, as beside a screen share). */
+  pageSize: number;
+  /** The most remote cameras the server sends (`lastN`); 0: no limit. */
+  lastN: number;
+  /** The server's dominant speaker: always forwarded, so it takes one of `lastN` on every other page too. */
+  activeSpeaker: string | null;
+}
+
+/**
+ * Pages of tiles that never show more remote video tiles than the server sends (`lastN`): the first page
+ * holds ourselves, the active and recent speakers, then the others in join order; later pages the rest.
+ * A page keeps display order (ourselves, then join order), so a new speaker swaps in without shuffling.
+ * Members whose camera is off fill any room left on a page (they cost no video).
+ */
+export function pageParticipants(input: PagingInput): string[][] {
+  const { order, selfId, videoOn, speakers, lastN } = input;
+  const pageSize = Math.max(1, input.pageSize);
+  const isVideo = (id: string) => id !== selfId && videoOn(id);
+  const present = new Set(order);
+  const speakerTakesOne = input.activeSpeaker !== null && present.has(input.activeSpeaker) && isVideo(input.activeSpeaker);
+  const remaining = new Set(order);
+  const pages: string[][] = [];
+  let first = true;
+  while (remaining.size > 0) {
+    let quota = Infinity;
+    if (lastN > 0) quota = first ? lastN : Math.max(1, lastN - (speakerTakesOne ? 1 : 0));
+    const priority = first ? [...(selfId !== null ? [selfId] : []), ...speakers, ...order] : order;
+    const chosen = new Set<string>();
+    let videos = 0;
+    for (const id of priority) {
+      if (chosen.size >= pageSize) break;
+      if (!remaining.has(id) || chosen.has(id)) continue;
+      const video = isVideo(id);
+      if (video && videos >= quota) continue;
+      chosen.add(id);
+      if (video) videos += 1;
+    }
+    if (chosen.size === 0) chosen.add(remaining.values().next().value as string);
+    pages.push(order.filter((id) => chosen.has(id)));
+    for (const id of chosen) remaining.delete(id);
+    first = false;
+  }
+  return pages.length > 0 ? pages : [[]];
+}

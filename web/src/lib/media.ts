@@ -23,9 +23,10 @@ export class MediaAccessError extends Error {
   }
 }
 
+/** 1280x720 where the camera allows: the camera is sent as simulcast, so viewers get 320, 640 or 1280 wide. */
 export const VIDEO_CONSTRAINTS: MediaTrackConstraints = {
-  width: { ideal: 640 },
-  height: { ideal: 480 },
+  width: { ideal: 1280 },
+  height: { ideal: 720 },
   frameRate: { ideal: 24, max: 30 },
 };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Negotiator, type NegotiationHooks, type PeerLike } from "./negotiation";
-import type { Ack, ProtocolError, PublishedTrack, ServerTrack, SessionDescription } from "./protocol";
+import type { Ack, ProtocolError, PublishedTrack, ServerTrack, SessionDescription, SlotDeclaration } from "./protocol";
 
 /** A strict signaling-state machine like the browser's, without implicit rollback. */
 class FakePeer implements PeerLike {
@@ -9,11 +9,13 @@ class FakePeer implements PeerLike {
   remoteDescription: RTCSessionDescriptionInit | null = null;
   pendingRemote: RTCSessionDescriptionInit | null = null;
   offers = 0;
+  offerOptions: (RTCOfferOptions | undefined)[] = [];
   candidates: (RTCIceCandidateInit | undefined)[] = [];
   log: string[] = [];
 
-  async createOffer(): Promise<RTCSessionDescriptionInit> {
+  async createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit> {
     this.offers += 1;
+    this.offerOptions.push(options);
     return { type: "offer", sdp: `client-offer-${this.offers}` };
   }
   async createAnswer(): Promise<RTCSessionDescriptionInit> {
@@ -79,17 +81,23 @@ function deferred<T>(): Deferred<T> {
 
 class Harness {
   pc = new FakePeer();
-  sent: { kind: "offer" | "answer"; description: SessionDescription; tracks?: PublishedTrack[]; ack?: Deferred<Ack> }[] = [];
+  sent: {
+    kind: "offer" | "answer";
+    description: SessionDescription;
+    tracks?: PublishedTrack[];
+    slots?: SlotDeclaration[] | undefined;
+    ack?: Deferred<Ack>;
+  }[] = [];
   serverTracks: (ServerTrack[] | null)[] = [];
   errors: ProtocolError[] = [];
   timers: { fn: () => void; ms: number }[] = [];
   neg: Negotiator;
 
-  constructor(retryDelaysMs = [100, 200]) {
+  constructor(retryDelaysMs = [100, 200], slots?: SlotDeclaration[]) {
     const hooks: NegotiationHooks = {
-      sendOffer: (description, tracks) => {
+      sendOffer: (description, tracks, offeredSlots) => {
         const ack = deferred<Ack>();
-        this.sent.push({ kind: "offer", description, tracks, ack });
+        this.sent.push({ kind: "offer", description, tracks, slots: offeredSlots, ack });
         return ack.promise;
       },
       sendAnswer: (description) => {
@@ -97,6 +105,7 @@ class Harness {
         return Promise.resolve({ ok: true });
       },
       describeTracks: () => [{ mid: "0", source: "microphone" }, { mid: "1", source: "camera" }],
+      describeSlots: () => slots,
       onServerTracks: (t) => this.serverTracks.push(t),
       onError: (e) => this.errors.push(e),
     };
@@ -319,5 +328,47 @@ describe("Negotiator", () => {
     slow.resolve();
     await h.settle();
     expect(h.answers()).toEqual([]);
+  });
+
+  it("declares the receive slots with every offer in slot mode, and none otherwise", async () => {
+    const slots: SlotDeclaration[] = [
+      { mid: "2", kind: "audio" },
+      { mid: "3", kind: "video" },
+    ];
+    const h = new Harness([100], slots);
+    h.neg.requestOffer();
+    await h.settle();
+    expect(h.offers()[0]!.slots).toEqual(slots);
+    const plain = new Harness();
+    plain.neg.requestOffer();
+    await plain.settle();
+    expect(plain.offers()[0]!.slots).toBeUndefined();
+  });
+
+  it("an ICE restart offer carries iceRestart until one is answered, also after a refusal", async () => {
+    const h = new Harness([100, 200]);
+    h.neg.requestOffer();
+    await h.settle();
+    h.offers()[0]!.ack!.resolve({ ok: true });
+    h.neg.handleServerAnswer(serverAnswer);
+    await h.settle();
+    expect(h.pc.offerOptions).toEqual([undefined]);
+    h.neg.requestOffer({ iceRestart: true });
+    await h.settle();
+    expect(h.pc.offerOptions[1]).toEqual({ iceRestart: true });
+    // refused (say, rate limited): the retry restarts ICE too
+    h.offers()[1]!.ack!.resolve({ ok: false, error: { code: "rate_limited", message: "slow down" } });
+    await h.settle();
+    h.fireTimers(100);
+    await h.settle();
+    expect(h.pc.offerOptions[2]).toEqual({ iceRestart: true });
+    h.offers()[2]!.ack!.resolve({ ok: true });
+    h.neg.handleServerAnswer(serverAnswer);
+    await h.settle();
+    // answered: the next ordinary re-offer keeps the new credentials
+    h.neg.requestOffer();
+    await h.settle();
+    expect(h.pc.offerOptions[3]).toBeUndefined();
+    expect(h.errors).toEqual([]);
   });
 });

@@ -4,14 +4,14 @@
 // - one negotiation at a time: operations on the peer connection run one after another;
 // - glare: a client offer that crosses a server offer is refused with `conflict`; we roll ours back,
 //   answer the server's offer, then offer again.
-import type { Ack, ProtocolError, PublishedTrack, ServerTrack, SessionDescription } from "./protocol";
+import type { Ack, ProtocolError, PublishedTrack, ServerTrack, SessionDescription, SlotDeclaration } from "./protocol";
 
 /** What the negotiator needs of an RTCPeerConnection (a fake one in tests). */
 export interface PeerLike {
   readonly signalingState: RTCSignalingState;
   readonly remoteDescription: RTCSessionDescription | RTCSessionDescriptionInit | null;
   readonly localDescription: RTCSessionDescription | RTCSessionDescriptionInit | null;
-  createOffer(): Promise<RTCSessionDescriptionInit>;
+  createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit>;
   createAnswer(): Promise<RTCSessionDescriptionInit>;
   setLocalDescription(description?: RTCSessionDescriptionInit): Promise<void>;
   setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void>;
@@ -19,12 +19,14 @@ export interface PeerLike {
 }
 
 export interface NegotiationHooks {
-  /** Send `video:offer`; resolves with its acknowledgement. */
-  sendOffer(description: SessionDescription, tracks: PublishedTrack[]): Promise<Ack>;
+  /** Send `video:offer`; resolves with its acknowledgement. `slots`: the receive slots, in slot mode. */
+  sendOffer(description: SessionDescription, tracks: PublishedTrack[], slots?: SlotDeclaration[]): Promise<Ack>;
   /** Send `video:answer` to the server's offer. */
   sendAnswer(description: SessionDescription): Promise<Ack> | void;
   /** The tracks our current local offer publishes (read after setLocalDescription, when mids exist). */
   describeTracks(): PublishedTrack[];
+  /** The receive slots the offer declares (slot mode; read after setLocalDescription); undefined: none. */
+  describeSlots?(): SlotDeclaration[] | undefined;
   /** The server's view of what it sends us changed (after one of its offers was applied). */
   onServerTracks(tracks: ServerTrack[] | null): void;
   /** A negotiation that cannot succeed (shown to the user). */
@@ -57,6 +59,8 @@ function toDescription(d: RTCSessionDescriptionInit | RTCSessionDescription | nu
 export class Negotiator {
   private phase: Phase = "idle";
   private wantOffer = false;
+  /** The next offers restart ICE until one of them is answered. */
+  private iceRestart = false;
   private attempt = 0;
   private failures = 0;
   private chain: Promise<void> = Promise.resolve();
@@ -90,8 +94,12 @@ export class Negotiator {
     return this.chain;
   }
 
-  /** Ask for a (re-)offer: the first one after joining, or after adding/removing a track. Coalesces. */
-  requestOffer(): void {
+  /**
+   * Ask for a (re-)offer: the first one after joining, or after adding/removing a track. Coalesces.
+   * `iceRestart`: the offer carries new ICE credentials (also after a rollback or a refusal, until answered).
+   */
+  requestOffer(options: { iceRestart?: boolean } = {}): void {
+    if (options.iceRestart) this.iceRestart = true;
     this.wantOffer = true;
     this.failures = 0;
     this.run(() => this.pump());
@@ -144,6 +152,7 @@ export class Negotiator {
         await this.pc.setRemoteDescription(description);
         await this.flushCandidates();
         this.failures = 0;
+        this.iceRestart = false;
       } catch (err) {
         this.hooks.log?.(`applying the server's answer failed: ${String(err)}`);
         await this.rollback();
@@ -196,12 +205,14 @@ export class Negotiator {
     const attempt = ++this.attempt;
     let description: SessionDescription;
     let tracks: PublishedTrack[];
+    let slots: SlotDeclaration[] | undefined;
     try {
-      const offer = await this.pc.createOffer();
+      const offer = await this.pc.createOffer(this.iceRestart ? { iceRestart: true } : undefined);
       await this.pc.setLocalDescription(offer);
       if (this.isClosed()) return;
       description = toDescription(this.pc.localDescription ?? offer);
       tracks = this.hooks.describeTracks();
+      slots = this.hooks.describeSlots?.();
     } catch (err) {
       this.phase = "idle";
       this.hooks.onError({ code: "internal", message: `could not create an offer: ${String(err)}` });
@@ -210,8 +221,9 @@ export class Negotiator {
     this.counters.offersSent += 1;
     this.startAnswerTimer(attempt);
     // Not awaited: the chain must stay free for a server offer that crosses ours.
+    if (this.iceRestart) this.hooks.log?.("offer restarts ICE");
     this.hooks
-      .sendOffer(description, tracks)
+      .sendOffer(description, tracks, slots)
       .then((ack) => {
         if (!ack.ok) this.run(() => this.offerRefused(attempt, ack.error));
       })

@@ -32,12 +32,22 @@ export interface Participant {
   joinedAt: number;
 }
 
+/** SFU rooms: last-N limits and how many receive slots to offer (`video:room-state` `media`). */
+export interface MediaLimits {
+  lastN: number;
+  audioLastN: number;
+  videoSlots: number;
+  audioSlots: number;
+}
+
 export interface RoomState {
   roomId: string;
   topology: Topology;
   you: { participantId: string };
   participants: Participant[];
   iceServers: RTCIceServer[];
+  /** SFU rooms of a server with large-room support; absent: per-track m-lines only. */
+  media?: MediaLimits;
 }
 
 export interface UserJoined {
@@ -79,6 +89,60 @@ export interface ServerTrack {
   participantId: string;
   kind: "audio" | "video";
   source: MediaSource;
+}
+
+/** A receive slot declared in the client's first offer. */
+export interface SlotDeclaration {
+  mid: string;
+  kind: "audio" | "video";
+}
+
+/** What one receive slot carries now (`video:slots`); null participant: an empty slot. */
+export interface SlotAssignment {
+  mid: string;
+  kind: "audio" | "video";
+  participantId: string | null;
+  source: MediaSource | null;
+}
+
+export interface SlotsEvent {
+  roomId: string;
+  slots: SlotAssignment[];
+}
+
+export type VideoSource = "camera" | "screen";
+/** `waiting`: it will be forwarded, but nothing arrives from its publisher yet (a camera just turned on). */
+export type ForwardingStateName = "forwarded" | "paused-bandwidth" | "waiting" | "not-forwarded";
+
+/** One of the others' videos as this subscriber gets it (`video:forwarding`). */
+export interface ForwardedVideo {
+  participantId: string;
+  source: VideoSource;
+  state: ForwardingStateName;
+  width?: number;
+  height?: number;
+  layer?: number;
+}
+
+export interface ForwardingEvent {
+  roomId: string;
+  videos: ForwardedVideo[];
+}
+
+/** Dynacast: which simulcast layers of our camera some subscriber needs (`video:publisher-layers`). */
+export interface PublisherLayers {
+  roomId: string;
+  source: MediaSource;
+  mid: string;
+  active: string[];
+}
+
+/** One tile of `video:set-view`: device pixels (CSS pixels × devicePixelRatio). */
+export interface ViewTile {
+  participantId: string;
+  source: VideoSource;
+  width: number;
+  height: number;
 }
 
 /** One published track in a client offer. */

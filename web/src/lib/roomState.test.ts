@@ -81,6 +81,29 @@ describe("callReducer", () => {
     expect(s.activeSpeaker).toBeNull();
   });
 
+  it("keeps recent speakers, most recent first, for the first page; media limits from the room state", () => {
+    let s = callReducer(initialCallState, {
+      type: "room-state",
+      state: { ...roomState([person("b", 20), person("a", 10)]), media: { lastN: 4, audioLastN: 3, videoSlots: 6, audioSlots: 3 } },
+      self: person("me", 30),
+    });
+    expect(s.media).toEqual({ lastN: 4, audioLastN: 3, videoSlots: 6, audioSlots: 3 });
+    for (const id of ["a", "b", "a"]) s = callReducer(s, { type: "active-speaker", event: { roomId: "r1", participantId: id } });
+    expect(s.recentSpeakers).toEqual(["a", "b"]);
+    s = callReducer(s, { type: "user-left", event: { roomId: "r1", participantId: "a" } });
+    expect(s.recentSpeakers).toEqual(["b"]);
+    expect(joined().media).toBeNull(); // an older server: no limits, per-track m-lines
+  });
+
+  it("forwarding: what we get of each video, for this room only", () => {
+    let s = joined();
+    const videos = [{ participantId: "a", source: "camera" as const, state: "paused-bandwidth" as const }];
+    s = callReducer(s, { type: "forwarding", event: { roomId: "other", videos }, now: 1 });
+    expect(s.forwarding).toEqual({});
+    s = callReducer(s, { type: "forwarding", event: { roomId: "r1", videos }, now: 2 });
+    expect(s.forwarding["a:camera"]).toMatchObject({ state: "paused-bandwidth", since: 2 });
+  });
+
   it("chat: history and live messages merge without duplicates, in time order; unread counts others only", () => {
     let s = joined();
     s = callReducer(s, { type: "chat-message", message: msg("m3", "a", 300) });

@@ -1,7 +1,10 @@
 // The call's state as the server tells it: a pure reducer, driven by signaling events.
+import { applyForwarding, type ForwardingTable } from "./forwarding";
 import type {
   ActiveSpeaker,
   ChatMessage,
+  ForwardingEvent,
+  MediaLimits,
   MediaStateChanged,
   MediaStatus,
   Participant,
@@ -22,6 +25,12 @@ export interface CallState {
   participants: Record<string, Participant>;
   order: string[];
   activeSpeaker: string | null;
+  /** Dominant speakers so far, most recent first (at most RECENT_SPEAKERS): they go on the first page. */
+  recentSpeakers: string[];
+  /** Last-N limits of an SFU room with large-room support (`video:room-state` `media`). */
+  media: MediaLimits | null;
+  /** What we get of each other video (`video:forwarding`); empty until the server says. */
+  forwarding: ForwardingTable;
   /** Members whose media is not (yet) connected, from `video:media-status`; absent = connected or unknown. */
   mediaStatus: Record<string, { status: MediaStatus["status"]; reason: string | null }>;
   chat: ChatMessage[];
@@ -41,6 +50,9 @@ export const initialCallState: CallState = {
   participants: {},
   order: [],
   activeSpeaker: null,
+  recentSpeakers: [],
+  media: null,
+  forwarding: {},
   mediaStatus: {},
   chat: [],
   chatOpen: false,
@@ -52,6 +64,7 @@ export const initialCallState: CallState = {
 };
 
 export const CHAT_LIMIT = 500;
+export const RECENT_SPEAKERS = 16;
 
 export type CallAction =
   | { type: "connecting" }
@@ -61,6 +74,7 @@ export type CallAction =
   | { type: "media-state"; event: MediaStateChanged }
   | { type: "active-speaker"; event: ActiveSpeaker }
   | { type: "media-status"; event: MediaStatus }
+  | { type: "forwarding"; event: ForwardingEvent; now: number }
   | { type: "chat-message"; message: ChatMessage }
   | { type: "chat-history"; messages: ChatMessage[] }
   | { type: "chat-open"; open: boolean }
@@ -118,6 +132,9 @@ export function callReducer(state: CallState, action: CallAction): CallState {
         participants,
         order,
         activeSpeaker: null,
+        recentSpeakers: [],
+        media: rs.media ?? null,
+        forwarding: {},
         iceServers: rs.iceServers ?? [],
         status: "joined",
         error: null,
@@ -139,6 +156,7 @@ export function callReducer(state: CallState, action: CallAction): CallState {
         participants,
         order: state.order.filter((id) => id !== participantId),
         activeSpeaker: state.activeSpeaker === participantId ? null : state.activeSpeaker,
+        recentSpeakers: state.recentSpeakers.filter((id) => id !== participantId),
         mediaStatus,
       };
     }
@@ -154,7 +172,15 @@ export function callReducer(state: CallState, action: CallAction): CallState {
     case "active-speaker": {
       if (action.event.roomId !== state.roomId) return state;
       const id = action.event.participantId;
-      return { ...state, activeSpeaker: id && id in state.participants ? id : null };
+      const known = id && id in state.participants ? id : null;
+      const recentSpeakers = known
+        ? [known, ...state.recentSpeakers.filter((x) => x !== known)].slice(0, RECENT_SPEAKERS)
+        : state.recentSpeakers;
+      return { ...state, activeSpeaker: known, recentSpeakers };
+    }
+    case "forwarding": {
+      if (action.event.roomId !== state.roomId || !Array.isArray(action.event.videos)) return state;
+      return { ...state, forwarding: applyForwarding(state.forwarding, action.event.videos, action.now) };
     }
     case "media-status": {
       // May arrive before the join's room-state (the server tells a joiner right away): kept by id.

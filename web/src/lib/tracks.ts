@@ -15,11 +15,17 @@ export interface RemoteMedia<T> {
   screen?: T;
   /** Screen-share audio, if a browser ever sends one. */
   screenAudio?: T;
+  /**
+   * Receive slots: when the slot carrying this camera / screen last changed hands (performance.now() ms).
+   * A frame received before then is someone else's: the tile waits for a newer one.
+   */
+  cameraSince?: number;
+  screenSince?: number;
 }
 
 export type RemoteMediaMap<T> = Record<string, RemoteMedia<T>>;
 
-function slotFor(kind: string, source: MediaSource): keyof RemoteMedia<unknown> {
+function slotFor(kind: string, source: MediaSource): "audio" | "camera" | "screen" | "screenAudio" {
   if (source === "screen") return kind === "audio" ? "screenAudio" : "screen";
   if (kind === "audio") return "audio";
   return "camera";
@@ -78,6 +84,7 @@ export function sameRemoteMedia<T>(a: RemoteMediaMap<T>, b: RemoteMediaMap<T>): 
     if (x.audio !== y.audio || x.camera !== y.camera || x.screen !== y.screen || x.screenAudio !== y.screenAudio) {
       return false;
     }
+    if (x.cameraSince !== y.cameraSince || x.screenSince !== y.screenSince) return false;
   }
   return true;
 }

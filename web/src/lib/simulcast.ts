@@ -1,0 +1,54 @@
+// Publishing the camera as simulcast (docs/protocol.md, "Simulcast" and "Layers nobody needs").
+
+/** Rids lowest quality first, as the server expects. */
+export const FULL_LAYERS: RTCRtpEncodingParameters[] = [
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+
+/** A small capture (about 640x480): two layers, the full one at the middle layer's bitrate. */
+export const SMALL_LAYERS: RTCRtpEncodingParameters[] = [
+  { rid: "q", scaleResolutionDownBy: 2, maxBitrate: 150_000 },
+  { rid: "h", scaleResolutionDownBy: 1, maxBitrate: 500_000 },
+];
+
+/**
+ * The encodings for a camera of this size: three layers from 960x540 up, two from 480x270 (the quarter
+ * layer would be a postage stamp), none (one plain encoding) below. Unknown size: three.
+ */
+export function cameraEncodings(width: number | undefined, height: number | undefined): RTCRtpEncodingParameters[] | null {
+  if (!width || !height) return FULL_LAYERS.map((e) => ({ ...e }));
+  const long = Math.max(width, height);
+  const short = Math.min(width, height);
+  if (long >= 960 && short >= 540) return FULL_LAYERS.map((e) => ({ ...e }));
+  if (long >= 480 && short >= 270) return SMALL_LAYERS.map((e) => ({ ...e }));
+  return null;
+}
+
+/**
+ * Set `active` on each encoding from the server's list of needed rids. The lowest layer stays on whatever
+ * the list says (a subscriber may start watching at any moment). Returns whether anything changed.
+ */
+export function applyActiveLayers(encodings: RTCRtpEncodingParameters[], active: string[]): boolean {
+  const wanted = new Set(active);
+  let changed = false;
+  encodings.forEach((e, i) => {
+    if (!e.rid) return;
+    const on = i === 0 || wanted.has(e.rid);
+    if ((e.active ?? true) !== on) {
+      e.active = on;
+      changed = true;
+    }
+  });
+  return changed;
+}
+
+/**
+ * Can this browser send simulcast the way we ask for it (`addTransceiver` with `sendEncodings` and rids)?
+ * Chromium and Firefox can (Firefox offers the rid extensions without listing them in getCapabilities, so
+ * that is no test); a browser that ignores the rids simply sends one layer.
+ */
+export function simulcastSupported(): boolean {
+  return typeof RTCRtpSender !== "undefined" && typeof RTCRtpSender.prototype.setParameters === "function";
+}
