@@ -18,6 +18,7 @@ from router.rtp_header import RtpInfo, parse_rtp, rewritten_rtp
 from router.rtx import wrap_rtx
 from router.sender_report import SenderReportTranslator
 from router.seqmap import SequenceRewriter
+from router.vp8_numbering import Vp8Numbering, apply_offsets, descriptor_fields
 
 if TYPE_CHECKING:
     from router.layer import Layer
@@ -70,7 +71,10 @@ class Consumer:
         # a consumer that takes over a recycled m-line continues its predecessor's sequence numbers
         # (same SSRC: the subscriber's SRTP rollover counter must not see a jump)
         self._sequence = SequenceRewriter(clock_rate, initial_sequence=initial_sequence)
-        self._runs: list[tuple[int, Layer, int, int]] = []  # (first out seq, layer, seq offset, ts offset)
+        # (first out seq, layer, seq offset, ts offset, VP8 picture ID offset, VP8 TL0PICIDX offset)
+        self._runs: list[tuple[int, Layer, int, int, int, int]] = []
+        self._vp8: Vp8Numbering | None = None  # VP8 frame numbers continuous across source switches
+        self._vp8_source: Layer | None = None
         self._runs_seen = 0
         self._reports = SenderReportTranslator()
         self._rtx_sequence = 1
@@ -105,6 +109,9 @@ class Consumer:
             self.producer.remove_consumer(self)
         self.producer = producer
         self._runs = []
+        if producer is not None:  # an empty slot keeps its numbering for the next VP8 source
+            vp8 = producer.codec.mime_type.lower() == "video/vp8"
+            self._vp8 = (self._vp8 or Vp8Numbering()) if vp8 else None
         if producer is None:
             self.extension_id_map = None
             self.extension_key = None
@@ -188,9 +195,15 @@ class Consumer:
         mapped = sequence.map(info.ssrc, info.sequence, info.timestamp, now_ms)
         if mapped is None:
             return
-        if sequence.runs != self._runs_seen:
-            self._note_run(mapped[0])
         packet = rewritten_rtp(data, self.payload_type, mapped[0], mapped[1], self.ssrc)
+        vp8 = self._vp8
+        if sequence.runs != self._runs_seen:
+            if vp8 is not None and self.layer is not self._vp8_source:
+                vp8.switch(packet)  # another layer or publisher: its frame numbers follow ours
+                self._vp8_source = self.layer
+            self._note_run(mapped[0])
+        if vp8 is not None:
+            packet = vp8.rewrite(packet)
         self._send_rtp(packet)
         self.packets_sent += 1
         self.bytes_sent += len(packet)
@@ -201,13 +214,15 @@ class Consumer:
         self._runs_seen = sequence.runs
         if self.layer is None:
             return
-        self._runs.append((first_sequence, self.layer, sequence.seq_offset, sequence.ts_offset))
+        vp8 = self._vp8
+        self._runs.append((first_sequence, self.layer, sequence.seq_offset, sequence.ts_offset,
+                           vp8.pid_offset if vp8 is not None else 0, vp8.tl0_offset if vp8 is not None else 0))
         if len(self._runs) > _RUNS_KEPT:
             del self._runs[0]
 
     # --- feedback from the subscriber ----------------------------------------------------------------
 
-    def _run_for(self, out_sequence: int) -> tuple[int, Layer, int, int] | None:
+    def _run_for(self, out_sequence: int) -> tuple[int, Layer, int, int, int, int] | None:
         last = self._sequence.last_sequence
         if (last - out_sequence) & 0xFFFF >= 0x8000:
             return None  # not sent yet
@@ -232,7 +247,7 @@ class Consumer:
             run = self._run_for(out_sequence)
             if run is None:
                 continue
-            _, layer, seq_offset, ts_offset = run
+            _, layer, seq_offset, ts_offset, pid_offset, tl0_offset = run
             cache = layer.cache
             if cache is None:
                 continue
@@ -244,16 +259,19 @@ class Consumer:
             if not budget.spend(len(original), now):
                 break
             self._resent[slot] = (out_sequence, now)
-            self._send_rtp(self._retransmission(original, out_sequence, ts_offset))
+            self._send_rtp(self._retransmission(original, out_sequence, ts_offset, pid_offset, tl0_offset))
             self.retransmissions += 1
 
-    def _retransmission(self, original: bytes, out_sequence: int, ts_offset: int) -> bytes:
+    def _retransmission(self, original: bytes, out_sequence: int, ts_offset: int, pid_offset: int = 0,
+                        tl0_offset: int = 0) -> bytes:
         info = parse_rtp(original)
         if info.extension_profile and self.extension_id_map is not None:
             original = bytes(rewrite_extensions(original, info, self.extension_id_map))
             info = parse_rtp(original)
         packet = rewritten_rtp(original, self.payload_type, out_sequence, (info.timestamp + ts_offset) & _TS_MASK,
                                self.ssrc)
+        if self._vp8 is not None:
+            packet = apply_offsets(packet, descriptor_fields(packet), pid_offset, tl0_offset)
         if self.rtx_ssrc is None or self.rtx_payload_type is None:
             return packet
         rtx = wrap_rtx(packet, parse_rtp(packet), self.rtx_ssrc, self.rtx_payload_type, self._rtx_sequence)

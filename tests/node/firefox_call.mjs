@@ -131,7 +131,11 @@ try {
   // 1. everyone sees and hears everyone
   for (const name of names) {
     const media = await mediaFrom(pages[name], othersOf(name));
-    facts.pages[name] = { participantId: ids[name], media, tiles: await tiles(pages[name]) };
+    facts.pages[name] = {
+      participantId: ids[name], media, tiles: await tiles(pages[name]),
+      // what the page was told around the samples (slots, forwarding states, layers): for a stall
+      trace: await pages[name].evaluate(() => (window.__sfuCall ? window.__sfuCall.log.slice(-30) : [])),
+    };
     step("media", { page: name });
   }
 
