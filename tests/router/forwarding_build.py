@@ -47,6 +47,15 @@ def video_producer(link: Wire | None = None, media_ssrc: int | None = 0x1111, ki
                     link=link or Wire(), rtcp_ssrc=0xAAAA, rids=rids, media_ssrc=media_ssrc, rtx_ssrc=rtx_ssrc)
 
 
+def simulcast_producer() -> Producer:
+    """Three layers q/h/f with media SSRCs 0x10/0x20/0x30 and RTX SSRCs one above."""
+    producer = video_producer(rids=("q", "h", "f"), media_ssrc=None, rtx_ssrc=None)
+    for layer, ssrc in zip(producer.layers, (0x10, 0x20, 0x30), strict=True):
+        layer.media_ssrc = ssrc
+        layer.rtx_ssrc = ssrc + 1
+    return producer
+
+
 def consumer_of(producer: Producer | None, wire: Wire, ssrc: int = 0x5000, extensions: dict[str, int] | None = None,
                 active: bool = True, layer: int | None = 0, kind: str = "video") -> Consumer:
     """A consumer forwarding `layer` of `producer` (None: nothing yet), accepted by its subscriber."""

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import random
 
-from forwarding_build import DELTA, KEYFRAME, PUBLISHER_IDS, VP8, Wire, consumer_of, video_producer
+from forwarding_build import (
+    DELTA,
+    KEYFRAME,
+    PUBLISHER_IDS,
+    VP8,
+    Wire,
+    consumer_of,
+    simulcast_producer,
+    video_producer,
+)
 from rtp_build import build
 
 from router.producer import Producer
@@ -16,14 +25,6 @@ NTP_BASE = 0xE000_0000 << 32
 
 def ntp(seconds: float) -> int:
     return NTP_BASE + int(seconds * (1 << 32))
-
-
-def simulcast() -> Producer:
-    producer = video_producer(rids=("q", "h", "f"), media_ssrc=None, rtx_ssrc=None)
-    for layer, ssrc in zip(producer.layers, (0x10, 0x20, 0x30), strict=True):
-        layer.media_ssrc = ssrc
-        layer.rtx_ssrc = ssrc + 1
-    return producer
 
 
 def test_forwarded_packets_carry_the_consumers_ssrc_payload_type_and_own_sequence():
@@ -104,7 +105,7 @@ def test_a_nack_for_a_packet_the_server_never_got_is_asked_upstream():
 
 def test_layer_switch_waits_for_the_target_keyframe_and_keeps_sequence_and_time_continuous():
     link = Wire()
-    producer = simulcast()
+    producer = simulcast_producer()
     producer.link = link
     wire = Wire()
     consumer = consumer_of(producer, wire, layer=0)
@@ -138,7 +139,7 @@ def test_layer_switch_waits_for_the_target_keyframe_and_keeps_sequence_and_time_
 
 def test_switches_under_random_order_and_loss_never_rewind_or_repeat_sequences():
     rng = random.Random(7)
-    producer = simulcast()
+    producer = simulcast_producer()
     wire = Wire()
     consumer = consumer_of(producer, wire, layer=0)
     for layer in producer.layers:
@@ -243,7 +244,7 @@ def test_closing_an_active_consumer_leaves_nothing_forwarding_or_answering():
 
 def test_a_subscriber_pli_reaches_the_layer_it_receives():
     link = Wire()
-    producer = simulcast()
+    producer = simulcast_producer()
     producer.link = link
     consumer = consumer_of(producer, Wire(), layer=1)
     producer.layers[1].receive(build(sequence=1, ssrc=0x20, payload=KEYFRAME))
@@ -340,7 +341,7 @@ def test_sender_reports_need_an_active_consumer_that_sent_something_from_a_layer
 
 
 def test_retargeting_leaves_the_old_targets_queue_and_a_foreign_layer_is_refused():
-    producer = simulcast()
+    producer = simulcast_producer()
     consumer = consumer_of(producer, Wire(), layer=0)
     low, mid, high = producer.layers
     assert consumer in low.pending

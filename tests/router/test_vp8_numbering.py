@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forwarding_build import Wire, consumer_of, video_producer
+from forwarding_build import Wire, consumer_of, simulcast_producer, video_producer
 from rtp_build import build
 
 from router.rtp_header import parse_rtp
@@ -26,16 +26,8 @@ def numbers(packet: bytes) -> tuple[int, int]:
     return pid, packet[tl0_pos]
 
 
-def simulcast():
-    producer = video_producer(rids=("q", "h", "f"), media_ssrc=None, rtx_ssrc=None)
-    for layer, ssrc in zip(producer.layers, (0x10, 0x20, 0x30), strict=True):
-        layer.media_ssrc = ssrc
-        layer.rtx_ssrc = ssrc + 1
-    return producer
-
-
 def test_a_layer_switch_continues_the_picture_ids_and_tl0picidx_and_retransmissions_match():
-    producer = simulcast()
+    producer = simulcast_producer()
     wire = Wire()
     consumer = consumer_of(producer, wire, layer=0)
     low, high = producer.layers[0], producer.layers[2]
