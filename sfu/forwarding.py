@@ -238,12 +238,17 @@ async def _tell_forwarding(room: Room, subscriber: Participant, video: VideoPlan
         await room.notifier.to_participant(subscriber.id, "video:forwarding", {"roomId": room.id, "videos": states})
 
 
+def forwarded_layers(producer: Producer) -> set[int]:
+    """The layers some consumer still forwards. They stay on even when no plan needs them any more: a
+    switch down waits for the target's keyframe, and a layer switched off before it comes leaves the
+    subscriber with nothing."""
+    return {layer.index for layer in producer.layers if layer.consumers}
+
+
 def needed_layers(producer: Producer, plans: Iterable[VideoPlan], now: float) -> set[int]:
     """The layers of a simulcast producer that some subscriber gets, or whose tile needs one that is
-    not being sent (the lowest always stays on, so a newly shown video starts within a round trip).
-    A layer a consumer still forwards stays on until that consumer has switched away: a switch waits
-    for the target's keyframe, and a layer switched off before it leaves the subscriber with nothing."""
-    needed = {0} | {layer.index for layer in producer.layers if layer.consumers}
+    not being sent (the lowest always stays on, so a newly shown video starts within a round trip)."""
+    needed = {0}
     for plan in plans:
         index = plan.layers.get(producer.id)
         if index is not None:

@@ -18,7 +18,7 @@ from router.selection import LoudestSpeakers
 from router.speaker import ActiveSpeakerDetector
 from sfu.api import Notifier
 from sfu.config import Settings
-from sfu.forwarding import VideoPlan, apply_plan, needed_layers, plan_audio, plan_video
+from sfu.forwarding import VideoPlan, apply_plan, forwarded_layers, needed_layers, plan_audio, plan_video
 
 if TYPE_CHECKING:
     from sfu.participant import Participant
@@ -157,13 +157,15 @@ class Room:
                 if not producer.simulcast or producer.closed:
                     continue
                 needed = needed_layers(producer, plans, now)
+                forwarded = forwarded_layers(producer)
                 active = []
                 for layer in producer.layers:
                     key = (producer.id, layer.index)
                     if layer.index in needed:
                         self._layers_unneeded_since.pop(key, None)
                         active.append(layer.rid or "")
-                    elif now - self._layers_unneeded_since.setdefault(key, now) < LAYER_OFF_AFTER:
+                    elif now - self._layers_unneeded_since.setdefault(key, now) < LAYER_OFF_AFTER \
+                            or layer.index in forwarded:  # unneeded since then, but still forwarded
                         active.append(layer.rid or "")
                 told = participant.told_layers.get(producer.id)
                 if told is None and len(active) == len(producer.layers):
