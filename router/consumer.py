@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 __all__ = ["Consumer"]
 
 MAX_NACK_ITEMS = 64  # sequence numbers answered per NACK message; the rest wait for the next one
+#: Seconds after which a packet is no longer resent. A subscriber back from a network cut asks for
+#: everything it missed; resending it would replay seconds-old video before the stream stalls on the
+#: first packet gone from the cache (the keyframe asked for on its return is what helps).
+MAX_RETRANSMIT_AGE = 1.0
 _RUNS_KEPT = 8
 _RESENT_SLOTS = 256
 _TS_MASK = 0xFFFFFFFF
@@ -83,6 +87,7 @@ class Consumer:
         self.packets_sent = 0
         self.bytes_sent = 0
         self.retransmissions = 0
+        self.too_old_to_resend = 0  # NACKed packets held but older than MAX_RETRANSMIT_AGE
         self.layer_switches = 0
         self.rate_bps = 0.0  # measured by the connection about once a second
         self._bytes_at_measure = 0
@@ -255,6 +260,10 @@ class Consumer:
             original = cache.get(source_sequence)
             if original is None:
                 layer.request_missing(source_sequence)  # it never reached us: ask the publisher again
+                continue
+            stored_at = cache.stored_at(source_sequence)
+            if stored_at is not None and now - stored_at > MAX_RETRANSMIT_AGE:
+                self.too_old_to_resend += 1
                 continue
             if not budget.spend(len(original), now):
                 break

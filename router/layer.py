@@ -17,7 +17,7 @@ from aiortc.rtp import RtcpReceiverInfo
 from router.keyframes import is_keyframe, vp8_keyframe_size
 from router.nack_tracker import GAP, RESTART, NackTracker
 from router.packet_history import PacketHistory
-from router.rtcp_feedback import KeyframeRequestLimiter, build_nack, build_pli
+from router.rtcp_feedback import KEYFRAME_REQUEST_INTERVAL, KeyframeRequestLimiter, build_nack, build_pli
 from router.rtp_header import RtpInfo, parse_rtp
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class Layer:
         media_ssrc: int | None = None,
         rtx_ssrc: int | None = None,
         cache_size: int = 1024,
-        keyframe_interval: float = 1.0,
+        keyframe_interval: float = KEYFRAME_REQUEST_INTERVAL,
     ) -> None:
         self.producer = producer
         self.index = index  # 0 = lowest quality
@@ -128,9 +128,9 @@ class Layer:
                 if keyframe:
                     nack.clear_before(info.sequence)
             if keyframe:
-                self._keyframe(data, info)
+                self._keyframe(data, info, now)
             if self.cache is not None:
-                self.cache.store(info.sequence, data)
+                self.cache.store(info.sequence, data, now)
         elif producer.audio_level_id is not None and info.extension_profile:
             producer.observe_audio_level(data, info, now_ms)
         producer.fan_out(self, data, info, keyframe, now_ms)
@@ -160,15 +160,16 @@ class Layer:
             # a receiver counts a repaired packet as received, as a browser does in its reports
             self._stats.packets_received += 1
         keyframe = True
+        now = time.monotonic()
         if self._is_video:
             keyframe = is_keyframe(self._mime, memoryview(restored)[rinfo.payload_start : rinfo.payload_end])
             if self.cache is not None:
-                self.cache.store(rinfo.sequence, restored)
-        self.producer.fan_out(self, restored, rinfo, keyframe, time.monotonic() * 1000.0)
+                self.cache.store(rinfo.sequence, restored, now)
+        self.producer.fan_out(self, restored, rinfo, keyframe, now * 1000.0)
 
-    def _keyframe(self, data: bytes, info: RtpInfo) -> None:
+    def _keyframe(self, data: bytes, info: RtpInfo, now: float) -> None:
         self.keyframes_received += 1
-        self.keyframes.reset_pending()
+        self.keyframes.answered(now)
         if self._mime == "video/VP8":
             size = vp8_keyframe_size(memoryview(data)[info.payload_start : info.payload_end])
             if size is not None:

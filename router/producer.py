@@ -17,7 +17,7 @@ from aiortc.rtp import RtcpRrPacket
 
 from router.header_extensions import read_audio_level, rewrite_extensions
 from router.layer import Layer
-from router.rtcp_feedback import build_pli, build_remb
+from router.rtcp_feedback import KEYFRAME_REQUEST_INTERVAL, build_pli, build_remb
 from router.rtp_header import RtpInfo
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class Producer:
         rtx_ssrc: int | None = None,
         remb_bps: int = 4_000_000,
         on_audio_level: AudioLevelObserver | None = None,
-        keyframe_interval: float = 1.0,
+        keyframe_interval: float = KEYFRAME_REQUEST_INTERVAL,
     ) -> None:
         self.id = producer_id
         self.participant_id = participant_id
@@ -184,6 +184,12 @@ class Producer:
                 out += build_remb(self.rtcp_ssrc, self.remb_bps, ssrcs)
             for layer in self.layers:
                 layer.measure(now)
+        return out + self.keyframe_tick(now)
+
+    def keyframe_tick(self, now: float) -> bytes:
+        """PLIs that are due: held-back requests, and re-asks while consumers wait (every few tens of ms,
+        so a joiner's keyframe request leaves the moment the limiter allows it)."""
+        out = b""
         for layer in self.layers:
             out += layer.pli_if_due(now)
         return out

@@ -28,6 +28,8 @@ from aiortc.rtp import (
 )
 
 __all__ = [
+    "KEYFRAME_REQUEST_INTERVAL",
+    "KEYFRAME_RETRY_INTERVAL",
     "Feedback",
     "KeyframeRequestLimiter",
     "build_fir",
@@ -42,37 +44,54 @@ _NACK_ITEM = struct.Struct("!HH")
 _NACK_HEAD = struct.Struct("!II")
 
 
+#: Seconds between keyframes asked of one stream. A subscriber that joins waits for the next one, so
+#: this is most of the server's part of join-to-first-frame; a keyframe is 5-10x a delta frame.
+KEYFRAME_REQUEST_INTERVAL = 0.5
+#: Seconds before an unanswered request is repeated (the PLI or the keyframe was lost). A publisher
+#: busy encoding must not be asked again for a keyframe that is on its way.
+KEYFRAME_RETRY_INTERVAL = 1.0
+
+
 class KeyframeRequestLimiter:
     """At most one keyframe request per `min_interval` seconds; a suppressed one is delayed, not lost.
 
     Every consumer that joins or loses packets asks for a keyframe; forwarding each request
-    would make the publisher send keyframes back to back and flood every consumer.
+    would make the publisher send keyframes back to back and flood every consumer. While a request
+    is unanswered, the next waits `retry_interval`: the keyframe on its way serves every waiting
+    consumer. The interval counts from the request, or from the keyframe once it arrives.
     """
 
-    __slots__ = ("_min_interval", "_last", "_pending")
+    __slots__ = ("_min_interval", "_retry_interval", "_last", "_pending", "_outstanding")
 
-    def __init__(self, min_interval: float = 1.0) -> None:
+    def __init__(self, min_interval: float = KEYFRAME_REQUEST_INTERVAL,
+                 retry_interval: float = KEYFRAME_RETRY_INTERVAL) -> None:
         self._min_interval = min_interval
+        self._retry_interval = max(min_interval, retry_interval)
         self._last: float | None = None
         self._pending = False
+        self._outstanding = False
+
+    def _allowed(self, now: float) -> bool:
+        last = self._last
+        wait = self._retry_interval if self._outstanding else self._min_interval
+        return last is None or now - last >= wait
+
+    def _sent(self, now: float) -> bool:
+        self._last = now
+        self._pending = False
+        self._outstanding = True
+        return True
 
     def request(self, now: float) -> bool:
         """True: send a PLI now. False: too soon; `due` will say when to send it."""
-        last = self._last
-        if last is None or now - last >= self._min_interval:
-            self._last = now
-            self._pending = False
-            return True
+        if self._allowed(now):
+            return self._sent(now)
         self._pending = True
         return False
 
     def due(self, now: float) -> bool:
         """True once when a suppressed request may now be sent (poll it from a timer)."""
-        if self._pending and (self._last is None or now - self._last >= self._min_interval):
-            self._last = now
-            self._pending = False
-            return True
-        return False
+        return self._pending and self._allowed(now) and self._sent(now)
 
     @property
     def pending(self) -> bool:
@@ -82,14 +101,18 @@ class KeyframeRequestLimiter:
         """The request could not be sent: keep it pending, to go out at the next `due` check."""
         self._last = None
         self._pending = True
+        self._outstanding = False
 
-    def reset_pending(self) -> None:
-        """A keyframe arrived: a request still waiting to go out is no longer needed."""
+    def answered(self, now: float) -> None:
+        """A keyframe arrived: whatever waited is served, and the next may be asked `min_interval` from now."""
         self._pending = False
+        self._outstanding = False
+        self._last = now
 
     def reset(self) -> None:
         self._last = None
         self._pending = False
+        self._outstanding = False
 
 
 def build_pli(sender_ssrc: int, media_ssrc: int) -> bytes:

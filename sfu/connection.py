@@ -280,10 +280,14 @@ class Connection:
         return True
 
     def tick_fast(self, now: float) -> None:
-        """Every few tens of ms: re-request what publishers still owe us, tell them what arrived when."""
+        """Every few tens of ms: re-request what publishers still owe us (packets, keyframes), tell them what
+        arrived when."""
         now_ms = now * 1000.0
         for producer in self.demux.producers:
             producer.nack_tick(now_ms)
+            plis = producer.keyframe_tick(now)
+            if plis:
+                self.send_rtcp(plis)
         if now - self._feedback_at >= TRANSPORT_FEEDBACK_INTERVAL:
             self._feedback_at = now
             for packet in self.demux.transport_feedback():

@@ -16,6 +16,7 @@ from forwarding_build import (
 )
 from rtp_build import build
 
+from router.consumer import MAX_RETRANSMIT_AGE
 from router.producer import Producer
 from router.rtcp_feedback import parse_feedback
 from router.rtp_header import parse_rtp
@@ -57,6 +58,24 @@ def test_nack_is_answered_over_rtx_from_the_shared_cache_with_advancing_rtx_sequ
     osns = [int.from_bytes(p[r.payload_start:r.payload_start + 2], "big") for p, r in zip(wire.sent[5:], rtx, strict=True)]
     assert osns == [first.sequence, second.sequence]
     assert wire.sent[7 - 2][rtx[0].payload_start + 2:] == KEYFRAME
+
+
+def test_a_packet_older_than_a_second_is_not_resent_nor_asked_upstream():
+    link = Wire()
+    producer = video_producer(link)
+    wire = Wire()
+    consumer = consumer_of(producer, wire)
+    layer = producer.layers[0]
+    for seq in range(100, 103):
+        layer.receive(build(sequence=seq, ssrc=0x1111, payload=KEYFRAME))
+    out = [parse_rtp(p).sequence for p in wire.sent]
+    sent, upstream = len(wire.sent), len(link.rtcp)
+    for seq in (100, 101):  # arrived long ago (the subscriber is back from a network cut)
+        slot = seq % layer.cache.capacity
+        layer.cache._times[slot] -= MAX_RETRANSMIT_AGE + 0.01
+    consumer.handle_nack(out)
+    assert consumer.retransmissions == 1 and consumer.too_old_to_resend == 2
+    assert len(wire.sent) == sent + 1 and len(link.rtcp) == upstream  # only the fresh one; nothing asked upstream
 
 
 def test_a_repeated_nack_within_a_round_trip_is_not_answered_twice():

@@ -59,3 +59,12 @@ def test_clear():
 def test_invalid_capacity():
     with pytest.raises(ValueError):
         PacketHistory(0)
+
+
+def test_each_packet_keeps_its_arrival_time_until_overwritten():
+    h = PacketHistory(8)
+    h.store(3, b"a", 10.5)
+    h.store(4, b"b")
+    assert h.stored_at(3) == 10.5 and h.stored_at(4) == 0.0 and h.stored_at(5) is None
+    h.store(11, b"c", 12.0)  # same slot as 3
+    assert h.stored_at(3) is None and h.stored_at(11) == 12.0

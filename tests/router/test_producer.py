@@ -52,17 +52,30 @@ def test_a_consumer_that_starts_asks_for_a_keyframe_and_waits_for_it():
     assert len(wire.sent) == 1
 
 
-def test_keyframe_requests_reach_the_publisher_at_most_once_a_second_and_none_is_lost():
+def test_keyframe_requests_are_held_back_while_one_is_unanswered_and_none_is_lost():
     link = Wire()
     producer = video_producer(link)
     layer = producer.layers[0]
     layer.request_keyframe(now=1000.0)
-    layer.request_keyframe(now=1000.5)  # suppressed, remembered
+    layer.request_keyframe(now=1000.3)  # suppressed, remembered
     plis = feedback(link, "pli")
     assert len(plis) == 1 and plis[0].media_ssrc == 0x1111 and plis[0].ssrc == 0xAAAA
-    early = [f for f in parse_feedback(producer.rtcp_tick(now=1000.8, reports=False)) if f.kind == "pli"]
-    due = [f for f in parse_feedback(producer.rtcp_tick(now=1001.1, reports=False)) if f.kind == "pli"]
-    assert early == [] and len(due) == 1
+    early = [f for f in parse_feedback(producer.keyframe_tick(now=1000.9)) if f.kind == "pli"]
+    due = [f for f in parse_feedback(producer.keyframe_tick(now=1001.02)) if f.kind == "pli"]
+    assert early == [] and len(due) == 1  # no keyframe came within a second: asked again
+    assert producer.rtcp_tick(now=1001.1, reports=False) == b""  # the report timer does not ask again
+
+
+def test_after_a_keyframe_the_next_request_may_go_half_a_second_later():
+    link = Wire()
+    producer = video_producer(link)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    arrived = time.monotonic()
+    layer.request_keyframe(now=arrived + 0.3)
+    assert feedback(link, "pli") == [] and layer.keyframes.pending
+    assert producer.keyframe_tick(now=arrived + 0.45) == b""
+    assert [f.kind for f in parse_feedback(producer.keyframe_tick(now=arrived + 0.55))] == ["pli"]
 
 
 def test_a_consumer_still_waiting_re_requests_its_keyframe_until_it_comes():
@@ -73,7 +86,7 @@ def test_a_consumer_still_waiting_re_requests_its_keyframe_until_it_comes():
     # the first request used the monotonic clock: the timer's instants must come after it (not after a
     # fixed 10 000 s, which a machine up for longer than that has passed)
     base = time.monotonic() + 100.0
-    later = [parse_feedback(producer.rtcp_tick(now=base + t, reports=False)) for t in (0.0, 1.2, 2.4)]
+    later = [parse_feedback(producer.keyframe_tick(now=base + t)) for t in (0.0, 1.1, 2.2)]
     assert first == 1 and all(any(f.kind == "pli" for f in out) for out in later)
     producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
     assert not any(f.kind == "pli" for f in parse_feedback(producer.rtcp_tick(now=base + 4.0, reports=False)))
@@ -330,7 +343,7 @@ def test_sender_reports_and_keyframe_requests_by_producer_reach_the_right_layer(
     assert producer.layers[0].sender_report is None and producer.layers[1].sender_report == (0xE000_0000_0000_0000, 99)
     producer.request_keyframe(now=50.0)
     assert sorted(f.media_ssrc for f in feedback(link, "pli")) == [0x10, 0x20]
-    producer.request_keyframe(now=50.5)  # within the interval: held back
+    producer.request_keyframe(now=50.3)  # within the interval: held back
     assert len(feedback(link, "pli")) == 2 and producer.keyframe_requests_sent == 2
     producer.request_keyframe(now=60.0)  # the caller's clock decides
     assert len(feedback(link, "pli")) == 4
@@ -419,7 +432,7 @@ def test_a_stall_forgets_old_gaps_and_asks_for_a_keyframe_at_once():
     layer = producer.layers[0]
     layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
     layer.receive(build(sequence=5, ssrc=0x1111, payload=DELTA))  # 2..4 missing
-    layer.request_keyframe()  # the limiter now holds back requests for a second
+    layer.request_keyframe()  # the limiter now holds back requests for half a second
     plis = len(feedback(link, "pli"))
     layer.last_arrival -= 1.001
     layer.receive(build(sequence=6, ssrc=0x1111, payload=DELTA))

@@ -248,5 +248,22 @@ def test_limiter_pending_flag_is_a_boolean_that_due_and_reset_clear():
     lim.reset()
     assert lim.pending is False and lim.request(1.3)  # reset also forgets the last request
     lim.request(1.4)
-    lim.reset_pending()
+    lim.answered(1.5)
     assert lim.pending is False and not lim.due(5.0)
+
+
+def test_limiter_waits_longer_for_an_unanswered_request_and_counts_from_the_keyframe_once_answered():
+    lim = KeyframeRequestLimiter(0.5, retry_interval=1.0)
+    assert lim.request(0.0)
+    assert not lim.request(0.6)  # the keyframe asked at 0.0 is still on its way: it will serve this one too
+    assert not lim.due(0.9) and lim.due(1.0)  # ... unless it never comes: asked again after 1 s
+    lim.answered(1.2)  # the keyframe: what waited is served
+    assert not lim.pending and not lim.request(1.6)  # 0.4 s after a keyframe: held back
+    assert lim.due(1.7)  # 0.5 s after it
+    lim.answered(1.8)
+    assert not lim.due(10.0) and lim.request(10.0)
+
+
+def test_limiter_retry_interval_is_never_shorter_than_the_interval():
+    lim = KeyframeRequestLimiter(2.0, retry_interval=1.0)
+    assert lim.request(0.0) and not lim.request(1.5) and lim.due(2.0)
