@@ -58,7 +58,7 @@ class KeyframeRequestLimiter:
     Every consumer that joins or loses packets asks for a keyframe; forwarding each request
     would make the publisher send keyframes back to back and flood every consumer. While a request
     is unanswered, the next waits `retry_interval`: the keyframe on its way serves every waiting
-    consumer. The interval counts from the request, or from the keyframe once it arrives.
+    consumer. The interval counts from the request, or from the keyframe that answers it.
     """
 
     __slots__ = ("_min_interval", "_retry_interval", "_last", "_pending", "_outstanding")
@@ -104,10 +104,12 @@ class KeyframeRequestLimiter:
         self._outstanding = False
 
     def answered(self, now: float) -> None:
-        """A keyframe arrived: whatever waited is served, and the next may be asked `min_interval` from now."""
+        """A keyframe arrived: whatever waited is served. When it answers our request, the next may be
+        asked `min_interval` from now; one the publisher sent of its own accord (its first) limits nothing."""
+        if self._outstanding:
+            self._last = now
         self._pending = False
         self._outstanding = False
-        self._last = now
 
     def reset(self) -> None:
         self._last = None

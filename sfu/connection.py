@@ -283,11 +283,14 @@ class Connection:
         """Every few tens of ms: re-request what publishers still owe us (packets, keyframes), tell them what
         arrived when."""
         now_ms = now * 1000.0
+        # a keyframe request taken from the limiter must go out: wait until SRTP and the ICE pair are up
+        ready = (self._target or self._resolve_target()) is not None
         for producer in self.demux.producers:
             producer.nack_tick(now_ms)
-            plis = producer.keyframe_tick(now)
-            if plis:
-                self.send_rtcp(plis)
+            if ready:
+                plis = producer.keyframe_tick(now)
+                if plis:
+                    self.send_rtcp(plis)
         if now - self._feedback_at >= TRANSPORT_FEEDBACK_INTERVAL:
             self._feedback_at = now
             for packet in self.demux.transport_feedback():

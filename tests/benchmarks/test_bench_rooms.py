@@ -43,7 +43,10 @@ def test_simulcast_thumbnails_vs_all_full(tmp_path: Path) -> None:
     # all-full: per-track m-lines, every camera at its top layer, a server offer to the others per join
     assert set(full["layer_mix"]) == {"f"} and full["server_args"] == ["--last-n", "0", "--audio-last-n", "0"]
     assert full["offers_per_join"] > 1 and full["server_offers_during_joins"] >= 2
-    assert full["decode_check"]["sizes"] == {"1280x720": 150}
+    # every decoded frame of the sampled stream is the top layer (the sample ends with the run: the sooner
+    # the last pair starts, the fewer of its 150 frames it holds)
+    sizes = full["decode_check"]["sizes"]
+    assert set(sizes) == {"1280x720"} and sizes["1280x720"] >= 100, sizes
     # thumbnails: slots and a view; one large tile (f) and one thumbnail (q) each, no offer after a join
     assert {"q", "f"} <= set(thumbs["layer_mix"]) and "h" not in thumbs["layer_mix"]
     assert thumbs["offers_per_join"] == 1.0 and thumbs["server_offers_during_joins"] == 0
