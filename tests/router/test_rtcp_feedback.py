@@ -264,6 +264,12 @@ def test_limiter_waits_longer_for_an_unanswered_request_and_counts_from_the_keyf
     assert not lim.due(10.0) and lim.request(10.0)
 
 
+def test_limiter_a_keyframe_nobody_asked_for_limits_nothing():
+    lim = KeyframeRequestLimiter(0.5)
+    lim.answered(1.0)  # the publisher's first keyframe
+    assert lim.request(1.1)
+
+
 def test_limiter_retry_interval_is_never_shorter_than_the_interval():
     lim = KeyframeRequestLimiter(2.0, retry_interval=1.0)
     assert lim.request(0.0) and not lim.request(1.5) and lim.due(2.0)
