@@ -244,6 +244,7 @@ class Consumer:
         link = self._link
         repeat_after = max(0.01, link.rtt.rtt_ms / 1000.0)
         budget = link.retransmit_budget
+        too_old = 0
         for out_sequence in lost[:MAX_NACK_ITEMS]:
             slot = out_sequence % _RESENT_SLOTS
             last = self._resent[slot]
@@ -263,13 +264,17 @@ class Consumer:
                 continue
             stored_at = cache.stored_at(source_sequence)
             if stored_at is not None and now - stored_at > MAX_RETRANSMIT_AGE:
-                self.too_old_to_resend += 1
+                too_old += 1
                 continue
             if not budget.spend(len(original), now):
                 break
             self._resent[slot] = (out_sequence, now)
             self._send_rtp(self._retransmission(original, out_sequence, ts_offset, pid_offset, tl0_offset))
             self.retransmissions += 1
+        if too_old:
+            # what the subscriber lost cannot be repaired: a keyframe now beats its decoder's own timeout
+            self.too_old_to_resend += too_old
+            self.handle_keyframe_request()
 
     def _retransmission(self, original: bytes, out_sequence: int, ts_offset: int, pid_offset: int = 0,
                         tl0_offset: int = 0) -> bytes:

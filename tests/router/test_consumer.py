@@ -60,7 +60,7 @@ def test_nack_is_answered_over_rtx_from_the_shared_cache_with_advancing_rtx_sequ
     assert wire.sent[7 - 2][rtx[0].payload_start + 2:] == KEYFRAME
 
 
-def test_a_packet_older_than_a_second_is_not_resent_nor_asked_upstream():
+def test_a_packet_older_than_a_second_is_not_resent_and_a_keyframe_is_asked_instead():
     link = Wire()
     producer = video_producer(link)
     wire = Wire()
@@ -73,9 +73,12 @@ def test_a_packet_older_than_a_second_is_not_resent_nor_asked_upstream():
     for seq in (100, 101):  # arrived long ago (the subscriber is back from a network cut)
         slot = seq % layer.cache.capacity
         layer.cache._times[slot] -= MAX_RETRANSMIT_AGE + 0.01
+    layer.keyframes.reset()
     consumer.handle_nack(out)
     assert consumer.retransmissions == 1 and consumer.too_old_to_resend == 2
-    assert len(wire.sent) == sent + 1 and len(link.rtcp) == upstream  # only the fresh one; nothing asked upstream
+    assert len(wire.sent) == sent + 1  # only the fresh one
+    upstream_now = [f for p in link.rtcp[upstream:] for f in parse_feedback(p)]
+    assert [(f.kind, f.media_ssrc) for f in upstream_now] == [("pli", 0x1111)]  # no NACK for them: a keyframe
 
 
 def test_a_repeated_nack_within_a_round_trip_is_not_answered_twice():
