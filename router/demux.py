@@ -26,9 +26,6 @@ ESTIMATE_MAX_AGE = 5.0  # seconds a subscriber's REMB stays its budget
 CONGESTION_RATIO = 0.9  # a REMB below this share of what its streams are sent means congestion...
 CONFIRM_REMBS = 2  # ... once this many REMBs in a row have not risen
 LOSS_MAX_AGE = 5.0  # seconds a subscriber's receiver report counts
-#: Seconds without any RTCP from a subscriber that mean its network was cut (browsers and aiortc
-#: report at least every 1.5 s, and transport-wide feedback comes every 50-100 ms while media flows).
-FEEDBACK_SILENCE = 2.0
 
 
 class PacketDemux:
@@ -55,16 +52,6 @@ class PacketDemux:
         self._not_rising: dict[int, int] = {}
         # the loss the subscriber reports per stream we send it: (fraction lost, when), our SSRCs only
         self._losses: dict[int, tuple[float, float]] = {}
-        self._rtcp_at: float | None = None
-        self.feedback_returns = 0  # times the subscriber's RTCP came back after FEEDBACK_SILENCE
-
-    def _feedback_returned(self) -> None:
-        """The subscriber is back after a network cut: what it missed cannot be decoded without what
-        came before (and is too old to resend), so each of its videos gets a keyframe now rather than
-        when its browser's decoder times out (Chrome asks after 3 s without a decodable frame)."""
-        self.feedback_returns += 1
-        for consumer in self.consumers:
-            consumer.handle_keyframe_request()
 
     # --- registration ----------------------------------------------------------------------------
 
@@ -215,9 +202,6 @@ class PacketDemux:
 
     def handle_rtcp(self, data: bytes) -> None:
         now = time.monotonic()
-        last, self._rtcp_at = self._rtcp_at, now
-        if last is not None and now - last >= FEEDBACK_SILENCE:
-            self._feedback_returned()
         for feedback in parse_feedback(data):
             kind = feedback.kind
             if kind in self.feedback_counts:

@@ -178,6 +178,11 @@ class Layer:
     def _stalled(self, now: float) -> None:
         """Packets again after a silence: old gaps are moot, everyone restarts at a new keyframe."""
         self.stalls += 1
+        self.restart(now)
+
+    def restart(self, now: float) -> None:
+        """Consumers wait for a fresh keyframe, asked for at once (after a stall, or a server pause whose
+        socket buffers hold seconds-old packets: stale frames, then a wait for a keyframe)."""
         if self.nack is not None:
             self.nack.reset()
         if self._is_video:

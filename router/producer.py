@@ -165,6 +165,12 @@ class Producer:
         for layer in self.layers:
             layer.request_keyframe(now)
 
+    def restart(self, now: float) -> None:
+        """Every video layer someone receives restarts at a fresh keyframe (the server was paused)."""
+        for layer in self.layers:
+            if layer.consumers or layer.pending:
+                layer.restart(now)
+
     def nack_tick(self, now_ms: float) -> None:
         """Re-request what is still missing (called every few tens of ms)."""
         for layer in self.layers:

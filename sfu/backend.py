@@ -27,6 +27,7 @@ from sfu.room import Room
 log = logging.getLogger("sfu.backend")
 
 FAST_TICK = 0.02  # NACK retries: re-requests go out about once per round trip, so the clock must be finer
+PAUSE_SECONDS = 2.0  # the fast clock late by this much: the process was paused, not merely busy
 
 
 class SfuBackend:
@@ -44,9 +45,13 @@ class SfuBackend:
 
     async def _run_fast(self) -> None:
         """One clock for every connection's time-critical feedback (cheaper than a timer each)."""
+        last = time.monotonic()
         while True:
             await asyncio.sleep(FAST_TICK)
             now = time.monotonic()
+            if now - last >= PAUSE_SECONDS:
+                self._resume_after_pause(now, now - last)
+            last = now
             for room in list(self.rooms.values()):
                 for participant in list(room.participants.values()):
                     connection = participant.connection
@@ -55,6 +60,18 @@ class SfuBackend:
                             connection.tick_fast(now)
                         except Exception:  # noqa: BLE001 - one connection's fault must not stop the clock
                             log.exception("event=fast_tick_failed participant=%s", participant.id)
+
+    def _resume_after_pause(self, now: float, paused_s: float) -> None:
+        """The process did not run for seconds (stopped, a stuck host, a VM migration): its sockets hold
+        stale packets, and some overflowed. Every video restarts at a keyframe asked for now, instead of
+        showing stale frames and then waiting for the browsers' own keyframe requests (3 s in Chrome)."""
+        log.warning("event=server_paused seconds=%.1f", paused_s)
+        for room in list(self.rooms.values()):
+            for participant in list(room.participants.values()):
+                connection = participant.connection
+                if connection is not None:
+                    for producer in connection.demux.producers:
+                        producer.restart(now)
 
     def _participant(self, room_id: str, participant_id: str) -> Participant:
         room = self.rooms.get(room_id)

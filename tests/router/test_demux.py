@@ -5,7 +5,7 @@ from __future__ import annotations
 from forwarding_build import DELTA, KEYFRAME, PUBLISHER_IDS, Wire, consumer_of, video_producer
 from rtp_build import MID, RID, build
 
-from router.demux import FEEDBACK_SILENCE, MAX_BOUND_SSRCS, PacketDemux
+from router.demux import MAX_BOUND_SSRCS, PacketDemux
 from router.rtcp_feedback import build_fir, build_nack, build_pli, build_remb, parse_feedback
 from router.rtp_header import parse_rtp
 from router.rtx import wrap_rtx
@@ -141,29 +141,6 @@ def test_fir_asks_the_publisher_for_a_keyframe_like_pli():
     link.rtcp.clear()
     demux.handle_rtcp(build_fir(0xBBBB, 0x5000, seq_nr=3))
     assert plis(link) == [0x1111] and demux.feedback_counts["fir"] == 1
-
-
-def test_a_subscriber_whose_rtcp_comes_back_after_a_silence_gets_a_keyframe_of_each_video(monkeypatch) -> None:
-    import router.demux as demux_module
-
-    link = Wire()
-    producer = video_producer(link)
-    consumer = consumer_of(producer, Wire(), ssrc=0x5000)
-    demux = PacketDemux(Wire())
-    demux.add_consumer(consumer)
-    producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
-    producer.layers[0].keyframes.reset()
-    link.rtcp.clear()
-    clock = [1000.0]
-    monkeypatch.setattr(demux_module.time, "monotonic", lambda: clock[0])
-    report = build_remb(0xBBBB, 700_000, [0x5000])
-    for step in (0.0, 1.0, 1.9):  # reports as usual: nothing to do
-        clock[0] += step
-        demux.handle_rtcp(report)
-    assert plis(link) == [] and demux.feedback_returns == 0
-    clock[0] += FEEDBACK_SILENCE  # the network was cut, and is back
-    demux.handle_rtcp(report)
-    assert plis(link) == [0x1111] and demux.feedback_returns == 1
 
 
 def test_a_remb_climbing_from_below_what_its_streams_get_is_a_receiver_learning_not_congestion():

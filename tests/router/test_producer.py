@@ -521,3 +521,26 @@ def test_a_receiver_report_right_after_a_sender_report_has_a_tiny_delay():
     layer.on_sender_report(0x0001_0002_0003_0004, 5)
     report = layer.receiver_report()
     assert report.lsr == 0x0002_0003 and 0 <= report.dlsr < 65536 // 2
+
+
+def test_a_restart_after_a_server_pause_sends_every_received_video_back_to_a_fresh_keyframe():
+    link = Wire()
+    producer = video_producer(link)
+    wire = Wire()
+    consumer_of(producer, wire)
+    layer = producer.layers[0]
+    layer.receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
+    layer.receive(build(sequence=2, ssrc=0x1111, payload=DELTA))
+    assert len(wire.sent) == 2 and layer.consumers
+    layer.keyframes.reset()
+    plis = len(feedback(link, "pli"))
+    producer.restart(time.monotonic())
+    assert not layer.consumers and len(layer.pending) == 1 and len(feedback(link, "pli")) == plis + 1
+    layer.receive(build(sequence=3, ssrc=0x1111, payload=DELTA))  # a stale delta from the socket buffer
+    assert len(wire.sent) == 2
+    layer.receive(build(sequence=4, ssrc=0x1111, payload=KEYFRAME))
+    sent = [parse_rtp(p).sequence for p in wire.sent]
+    assert len(sent) == 3 and sent[2] == (sent[1] + 1) & 0xFFFF  # no gap for the skipped delta
+    silent = video_producer(Wire())
+    silent.restart(time.monotonic())  # nobody receives it: nothing to ask for
+    assert feedback(silent.link, "pli") == []

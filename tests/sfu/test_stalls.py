@@ -44,6 +44,7 @@ async def test_video_is_back_within_two_seconds_of_a_five_second_pause_and_stays
             await asyncio.sleep(0.1)
         assert set(back) == {0, 1}, (back, samples)
         assert max(back.values()) < 2.0, back
+        assert "event=server_paused" in sfu_server.log()  # the server saw its own pause and restarted its videos
         for index in (0, 1):
             # once back, no second stall: never a second without a new frame in the seconds that follow
             after = [(t, n) for t, n in samples[index] if t >= back[index]]

@@ -53,9 +53,9 @@ def test_the_cut_really_happened_and_the_page_stayed_in_the_room(cut: dict[str, 
 
 @pytest.mark.timeout(300)
 def test_video_is_back_within_three_seconds(cut: dict[str, Any]) -> None:
-    # Toward the cut page this failed until the server asked for a keyframe when the page's RTCP came back
-    # (router/demux.py) and stopped resending packets over a second old: the page replayed 2 s of stale
-    # frames from retransmissions, then waited 3 s for its decoder's own keyframe request (5.2 s in all).
+    # Toward the cut page this failed (5.2 s) until the server stopped resending packets over a second old
+    # and asked for a keyframe instead (router/consumer.py): the page replayed 2 s of stale frames from
+    # retransmissions, then waited 3 s for its decoder's own keyframe request.
     figures = cut["directions"]
     for direction, f in figures.items():
         assert f["first_frame_s"] is not None and f["first_frame_s"] <= 3.0, (direction, figures)
