@@ -30,7 +30,7 @@ __all__ = ["Consumer"]
 MAX_NACK_ITEMS = 64  # sequence numbers answered per NACK message; the rest wait for the next one
 #: Seconds after which a packet is no longer resent. A subscriber back from a network cut asks for
 #: everything it missed; resending it would replay seconds-old video before the stream stalls on the
-#: first packet gone from the cache (the keyframe asked for on its return is what helps).
+#: first packet gone from the cache. A keyframe, asked for instead, is what helps.
 MAX_RETRANSMIT_AGE = 1.0
 _RUNS_KEPT = 8
 _RESENT_SLOTS = 256

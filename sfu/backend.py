@@ -50,7 +50,10 @@ class SfuBackend:
             await asyncio.sleep(FAST_TICK)
             now = time.monotonic()
             if now - last >= PAUSE_SECONDS:
-                self._resume_after_pause(now, now - last)
+                try:
+                    self._resume_after_pause(now, now - last)
+                except Exception:  # noqa: BLE001 - the clock must keep running
+                    log.exception("event=resume_after_pause_failed")
             last = now
             for room in list(self.rooms.values()):
                 for participant in list(room.participants.values()):
