@@ -12,15 +12,16 @@ from __future__ import annotations
 import time
 
 from router.consumer import Consumer
+from router.downlink_estimator import DownlinkEstimator
 from router.header_extensions import find_extension
 from router.layer import Layer
 from router.link import Link
 from router.producer import Producer
 from router.rtcp_feedback import parse_feedback
 from router.rtp_header import parse_rtp
-from router.twcc import TwccRecorder
+from router.twcc import TwccRecorder, iter_transport_feedback, parse_feedback_fci
 
-FEEDBACK_KINDS = ("pli", "fir", "nack", "remb")
+FEEDBACK_KINDS = ("pli", "fir", "nack", "remb", "transport-cc")
 MAX_BOUND_SSRCS = 32  # media + RTX streams one connection may publish (3 tracks x 3 layers x 2, with room)
 ESTIMATE_MAX_AGE = 5.0  # seconds a subscriber's REMB stays its budget
 CONGESTION_RATIO = 0.9  # a REMB below this share of what its streams are sent means congestion...
@@ -52,6 +53,11 @@ class PacketDemux:
         self._not_rising: dict[int, int] = {}
         # the loss the subscriber reports per stream we send it: (fraction lost, when), our SSRCs only
         self._losses: dict[int, tuple[float, float]] = {}
+        # our own estimate of the subscriber's downlink, when it gives transport-wide feedback on what
+        # we send (the connection stamps the sequence numbers and records what it sent here)
+        self.downlink_estimator: DownlinkEstimator | None = None
+        self._transport_feedback_at = 0.0
+        self.bad_transport_feedback = 0
 
     # --- registration ----------------------------------------------------------------------------
 
@@ -107,8 +113,13 @@ class PacketDemux:
         streams are being sent and the last `CONFIRM_REMBS` REMBs did not rise (Chrome's receive-side
         estimate starts near 300 kbit/s and climbs for many seconds, and dips once when its machine is
         busy: neither is a reason to pause anything).
-        Streams no REMB covers count at the rate they are sent.
+        Streams no REMB covers count at the rate they are sent. A subscriber that gives transport-wide
+        feedback gets our own estimate instead (router/downlink_estimator.py): congestion is then a
+        decrease the estimator just made.
         """
+        estimator = self.downlink_estimator
+        if estimator is not None and now - self._transport_feedback_at <= ESTIMATE_MAX_AGE:
+            return estimator.estimate_bps, estimator.congested(now)
         total = 0.0
         congested = False
         covered: set[int] = set()
@@ -126,6 +137,16 @@ class PacketDemux:
             return None, False
         total += sum(c.rate_bps for c in self.consumers if c.ssrc not in covered)
         return total, congested
+
+    def _on_transport_feedback(self, estimator: DownlinkEstimator, packet: bytes, now: float) -> None:
+        try:
+            feedback = parse_feedback_fci(packet)
+        except ValueError:
+            self.bad_transport_feedback += 1
+            return
+        self.feedback_counts["transport-cc"] = self.feedback_counts.get("transport-cc", 0) + 1
+        self._transport_feedback_at = now
+        estimator.on_feedback(feedback, now)
 
     # --- packet path ---------------------------------------------------------------------------------
 
@@ -202,6 +223,10 @@ class PacketDemux:
 
     def handle_rtcp(self, data: bytes) -> None:
         now = time.monotonic()
+        estimator = self.downlink_estimator
+        if estimator is not None:
+            for packet in iter_transport_feedback(data):
+                self._on_transport_feedback(estimator, packet, now)
         for feedback in parse_feedback(data):
             kind = feedback.kind
             if kind in self.feedback_counts:

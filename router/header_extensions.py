@@ -17,12 +17,14 @@ from aiortc.rtp import pack_header_extensions
 
 from router.rtp_header import RtpInfo
 
-__all__ = ["find_extension", "forward_id_map", "read_audio_level", "rewrite_extensions"]
+__all__ = ["find_extension", "forward_id_map", "read_audio_level", "rewrite_extensions", "with_transport_sequence"]
 
 ONE_BYTE_PROFILE = 0xBEDE
 TWO_BYTE_PROFILE = 0x1000  # low 4 bits are "appbits"
 
 _EXT_HEADER = struct.Struct("!HH")
+_ONE_BYTE_ELEMENT = struct.Struct("!BHB")
+_TWO_BYTE_ELEMENT = struct.Struct("!BBH")
 
 Buffer = bytes | bytearray | memoryview
 
@@ -164,3 +166,28 @@ def rewrite_extensions(buf: bytes | bytearray, info: RtpInfo, id_map: dict[int, 
         out[0] &= 0xEF
     out += buf[info.payload_start :]
     return out
+
+
+def with_transport_sequence(packet: bytes, ext_id: int, sequence: int) -> bytes:
+    """A copy of `packet` carrying a transport-wide sequence number (extension `ext_id`, 1..14).
+
+    The element is appended to the block, after any padding (RFC 8285 allows padding bytes
+    between elements), and the block re-padded: one copy, no re-encoding, per packet sent to a
+    subscriber that gives transport-wide feedback. A block of an unknown profile is left alone.
+    Forwarded packets never carry this extension already: `NOT_FORWARDED` drops the publisher's.
+    """
+    b0 = packet[0]
+    pos = 12 + ((b0 & 0x0F) << 2)
+    sequence &= 0xFFFF
+    if not b0 & 0x10:
+        return b"".join((bytes((b0 | 0x10,)), packet[1:pos], _EXT_HEADER.pack(ONE_BYTE_PROFILE, 1),
+                         _ONE_BYTE_ELEMENT.pack((ext_id << 4) | 1, sequence, 0), packet[pos:]))
+    profile, words = _EXT_HEADER.unpack_from(packet, pos)
+    end = pos + 4 + (words << 2)
+    if profile == ONE_BYTE_PROFILE:
+        element = _ONE_BYTE_ELEMENT.pack((ext_id << 4) | 1, sequence, 0)  # id/length, value, one padding byte
+    elif profile & 0xFFF0 == TWO_BYTE_PROFILE:
+        element = _TWO_BYTE_ELEMENT.pack(ext_id, 2, sequence)
+    else:
+        return packet
+    return packet[:pos] + _EXT_HEADER.pack(profile, words + 1) + packet[pos + 4 : end] + element + packet[end:]

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 
 from aiortc.rtp import RTCP_RTPFB
 
-__all__ = ["TRANSPORT_CC_FMT", "TwccRecorder", "build_feedback", "parse_feedback_fci"]
+__all__ = ["TRANSPORT_CC_FMT", "TransportFeedback", "TwccRecorder", "build_feedback", "iter_transport_feedback",
+           "parse_feedback_fci"]
 
 TRANSPORT_CC_FMT = 15
 _NOT_RECEIVED, _SMALL, _LARGE = 0, 1, 2
 _TICK_US = 250  # receive deltas count 250 us ticks
 _REFERENCE_US = 64_000  # the reference time counts 64 ms
 MAX_STATUSES = 1000  # packets described per feedback message (keeps it well under the MTU)
+MAX_PARSED_STATUSES = 16384  # a received message describing more is refused (a hostile count costs CPU)
+MAX_FEEDBACK_PER_COMPOUND = 16
 _HEAD = struct.Struct("!IIHHI")  # sender SSRC, media SSRC, base seq, count, reftime(24) + fb count(8)
 
 
@@ -110,6 +113,8 @@ def parse_feedback_fci(data: bytes) -> TransportFeedback:
     if data[0] & 0x20:
         end -= data[end - 1]
     sender, media, base, count, ref = _HEAD.unpack_from(data, 4)
+    if count > MAX_PARSED_STATUSES:
+        raise ValueError("feedback describes too many packets")
     pos = 4 + _HEAD.size
     symbols: list[int] = []
     while len(symbols) < count:
@@ -142,6 +147,19 @@ def parse_feedback_fci(data: bytes) -> TransportFeedback:
             pos += 2
         arrivals.append(clock)
     return TransportFeedback(sender, media, base, ref & 0xFF, arrivals)
+
+
+def iter_transport_feedback(data: bytes) -> list[bytes]:
+    """The transport-cc feedback packets inside a (compound) RTCP packet, in order."""
+    out: list[bytes] = []
+    pos = 0
+    end = len(data)
+    while pos + 4 <= end and len(out) < MAX_FEEDBACK_PER_COMPOUND:
+        length = 4 * (struct.unpack_from("!H", data, pos + 2)[0] + 1)
+        if data[pos + 1] == RTCP_RTPFB and data[pos] & 0x1F == TRANSPORT_CC_FMT:
+            out.append(data[pos : pos + length])  # a truncated one too: its parser says so
+        pos += length
+    return out
 
 
 class TwccRecorder:

@@ -92,8 +92,12 @@ def default_codecs(kind: str, name: str) -> list[RTCRtpCodecParameters]:
     return [copy.deepcopy(c) for c in restrict_to(CODECS[kind], name)]
 
 
-def extension_ids(client_ids: dict[str, int], kind: str) -> list[RTCRtpHeaderExtensionParameters]:
-    """aiortc's extensions for `kind` with the client's IDs; a new ID only where the client had none."""
+def extension_ids(client_ids: dict[str, int], kind: str, transport_cc: bool = False) -> list[RTCRtpHeaderExtensionParameters]:
+    """aiortc's extensions for `kind` with the client's IDs; a new ID only where the client had none.
+
+    `transport_cc`: also transport-wide sequence numbers, when the client offered them (with its ID,
+    which is then the same on every m-line of the bundle).
+    """
     used = set(client_ids.values())
     result: list[RTCRtpHeaderExtensionParameters] = []
     for ext in HEADER_EXTENSIONS[kind]:
@@ -104,6 +108,8 @@ def extension_ids(client_ids: dict[str, int], kind: str) -> list[RTCRtpHeaderExt
                 continue  # the client used every one-byte ID: this extension goes without
             used.add(ext_id)
         result.append(RTCRtpHeaderExtensionParameters(id=ext_id, uri=ext.uri))
+    if transport_cc and TRANSPORT_CC_URI in client_ids:
+        result.append(RTCRtpHeaderExtensionParameters(id=client_ids[TRANSPORT_CC_URI], uri=TRANSPORT_CC_URI))
     return result
 
 

@@ -78,6 +78,8 @@ class Settings:
     max_ice_candidates: int = 32  # remote candidates per connection, SDP and trickle together
     media_timeout: float = 20.0  # seconds from offer to connected ICE + DTLS, else the media is dropped
     transport_cc: bool = False  # negotiate transport-wide congestion control feedback with publishers
+    # number what we send subscribers and estimate their downlinks from their transport-wide feedback
+    downlink_transport_cc: bool = True
     remb_max_bps: int = 4_000_000
     web_root: str | None = None  # folder with the built web client; default: sfu/static/app
 
@@ -213,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transport-cc", action=argparse.BooleanOptionalAction,
                    default=_env("SFU_TRANSPORT_CC", "0") == "1",
                    help="send transport-wide congestion control feedback to publishers (browser-side estimation)")
+    p.add_argument("--downlink-transport-cc", action=argparse.BooleanOptionalAction,
+                   default=_env("SFU_DOWNLINK_TRANSPORT_CC", "1") == "1",
+                   help="estimate each subscriber's downlink from its transport-wide feedback (REMB otherwise)")
     p.add_argument("--remb-max-bps", type=int, default=int(_env("SFU_REMB_MAX_BPS", "4000000") or 4000000))
     p.add_argument("--web-root", default=_env("SFU_WEB_ROOT"), help="folder with the built web client")
     return p
@@ -260,5 +265,6 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         max_ice_candidates=max(1, args.max_ice_candidates),
         media_timeout=max(1.0, args.media_timeout),
         transport_cc=args.transport_cc,
+        downlink_transport_cc=args.downlink_transport_cc,
         web_root=args.web_root or None,
     )

@@ -25,6 +25,8 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtension
 from aiortc.rtp import RtcpSdesPacket, RtcpSourceInfo
 
 from router.demux import PacketDemux
+from router.downlink_estimator import DownlinkEstimator
+from router.header_extensions import with_transport_sequence
 from router.link import RetransmitBudget
 from router.rtp_header import is_rtcp
 from router.rtt import RttEstimator
@@ -158,6 +160,8 @@ class Connection:
         self._bytes_sent_at_tick = 0
         self.send_rate_bps = 0.0
         self._feedback_at = 0.0
+        self._transport_sequence_id: int | None = None  # the subscriber's ID for transport-wide sequence numbers
+        self._transport_sequence = 0
         self.created_at = time.monotonic()
         self.pc.on("connectionstatechange", self._connection_state_changed)
 
@@ -256,16 +260,31 @@ class Connection:
         if dtls is not None and self._target is not None and dtls.transport._connection._nominated.get(1) is not self._pair:
             self._target = None
 
+    def enable_downlink_transport_cc(self, extension_id: int) -> None:
+        """The subscriber negotiated transport-wide feedback: number what we send it and estimate its downlink."""
+        if self._transport_sequence_id is None:
+            self._transport_sequence_id = extension_id
+            self.demux.downlink_estimator = DownlinkEstimator()
+
     def send_rtp(self, data: bytes) -> None:
         """SRTP-protect and send one packet now; dropped while the transport is not up."""
         target = self._target or self._resolve_target()
         if target is None:
             return
+        extension_id = self._transport_sequence_id
+        if extension_id is not None:
+            sequence = self._transport_sequence
+            data = with_transport_sequence(data, extension_id, sequence)
         try:
             target[2](target[0](data), target[3])
         except Exception:  # noqa: BLE001 - a closing socket or SRTP error loses one packet, not the call
             self._target = None
             return
+        if extension_id is not None:
+            self._transport_sequence = (sequence + 1) & 0xFFFF
+            estimator = self.demux.downlink_estimator
+            assert estimator is not None
+            estimator.sent.record(sequence, time.monotonic_ns() // 1000, len(data))
         self.bytes_sent += len(data)
 
     def send_rtcp(self, data: bytes) -> bool:

@@ -118,9 +118,13 @@ def plan_video(room: Room, subscriber: Participant, now: float) -> VideoPlan:
         events = subscriber.downlink.congestion_events
         budget = subscriber.downlink.budget(estimate, congested, now)
         if subscriber.downlink.congestion_events != events:
-            log.info("event=downlink_congestion participant=%s estimate_kbps=%d sent_kbps=%d hold_s=%.0f",
-                     subscriber.id, (estimate or 0) / 1000, connection.demux.sent_bps() / 1000,
-                     subscriber.downlink.hold_s)
+            estimator = connection.demux.downlink_estimator
+            log.info("event=downlink_congestion participant=%s estimate_kbps=%d sent_kbps=%d hold_s=%.0f source=%s "
+                     "overuses=%d loss_decreases=%d", subscriber.id, (estimate or 0) / 1000,
+                     connection.demux.sent_bps() / 1000, subscriber.downlink.hold_s,
+                     "transport-cc" if estimator is not None and estimator.feedbacks else "remb",
+                     estimator.overuses if estimator is not None else 0,
+                     estimator.loss_decreases if estimator is not None else 0)
     losing = connection is not None and connection.demux.receiver_loss(now) >= LOSSY
     plan.layers = {str(k): v for k, v in subscriber.allocator.allocate(demands, budget, now, losing).items()}
     return plan

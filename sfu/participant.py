@@ -150,6 +150,11 @@ class Participant:
         return [p for p in self.producers() if p.source == source]
 
     @property
+    def _downlink_transport_cc(self) -> bool:
+        """Transport-wide feedback from this subscriber: only where we send the packets ourselves."""
+        return self.forwarding and self.settings.downlink_transport_cc
+
+    @property
     def slot_mode(self) -> bool:
         return bool(self.slots)
 
@@ -329,7 +334,10 @@ class Participant:
             for uri, ext_id in media.extensions.items():
                 self._client_extensions.setdefault(uri, ext_id)
             if media.kind not in self._client_codecs:
-                self._client_codecs[media.kind] = codec_policy.common_codecs(offer.section(media.mid))
+                codecs = codec_policy.common_codecs(offer.section(media.mid))
+                if self._downlink_transport_cc:
+                    codecs = codec_policy.with_transport_cc(codecs, offer.section(media.mid))
+                self._client_codecs[media.kind] = codecs
 
     def _check_codecs(self, offer: ClientOffer) -> None:
         video = [m for m in offer.media if m.kind == "video"]
@@ -466,6 +474,8 @@ class Participant:
             initial_sequence=initial_sequence,
         )
         self.connection.demux.add_consumer(consumer)
+        if TRANSPORT_CC_URI in consumer.extensions:
+            self.connection.enable_downlink_transport_cc(consumer.extensions[TRANSPORT_CC_URI])
         self.metrics.consumers_created.inc()
         return consumer
 
@@ -479,7 +489,8 @@ class Participant:
                 continue
             codecs = self._receive_codecs(media.kind)
             lock_transceiver(transceiver, codecs=codecs,
-                             extensions=codec_policy.extension_ids(self._client_extensions, media.kind))
+                             extensions=codec_policy.extension_ids(self._client_extensions, media.kind,
+                                                                     self._downlink_transport_cc))
             transceiver.direction = "sendonly"
             transceiver.sender._stream_id = f"slot-{media.mid}"
             transceiver.sender._track_id = f"slot-{media.kind}-{media.mid}"
@@ -543,7 +554,7 @@ class Participant:
         pc = self.connection.pc
         kind = producer.kind
         codecs = self._receive_codecs(kind)
-        extensions = codec_policy.extension_ids(self._client_extensions, kind)
+        extensions = codec_policy.extension_ids(self._client_extensions, kind, self._downlink_transport_cc)
         published = self.room.participants[producer.participant_id].published_for(producer)
         relayed = None
         if not self.forwarding and published is not None and published.track is not None and published.relay:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiortc.rtp import RtcpRrPacket
 from forwarding_build import DELTA, KEYFRAME, PUBLISHER_IDS, Wire, consumer_of, video_producer
 from rtp_build import MID, RID, build
 
@@ -124,7 +125,7 @@ def test_subscriber_feedback_reaches_the_right_consumer_and_layer():
                       + build_remb(0xBBBB, 700_000, [0x5000]))
     assert plis(link) == [0x1111]
     assert consumer.retransmissions == 1
-    assert demux.feedback_counts == {"pli": 1, "fir": 0, "nack": 1, "remb": 1}
+    assert demux.feedback_counts == {"pli": 1, "fir": 0, "nack": 1, "remb": 1, "transport-cc": 0}
     assert demux.subscriber_estimate(__import__("time").monotonic())[0] == 700_000
     demux.remove_consumer(consumer)
     demux.handle_rtcp(build_pli(0xBBBB, 0x5000))
@@ -429,3 +430,33 @@ def test_estimates_expire_exactly_after_five_seconds_and_a_stale_one_hides_no_fr
     assert demux.subscriber_estimate(15.0) == (100_000, True)
     assert demux.subscriber_estimate(15.001) == (0 + 1.0, True)  # the first is stale, the second still counts
     assert demux.subscriber_estimate(17.001) == (None, False)
+
+
+def test_a_subscribers_transport_wide_feedback_drives_its_estimate_instead_of_remb():
+    import time
+
+    from router.downlink_estimator import DownlinkEstimator
+    from router.twcc import build_feedback
+
+    producer = video_producer()
+    wire = Wire()
+    consumer = consumer_of(producer, wire, ssrc=0x5000)
+    demux = PacketDemux(wire)
+    demux.add_consumer(consumer)
+    consumer.rate_bps = 1_000_000
+    now = time.monotonic()
+    demux.handle_rtcp(build_remb(0xBBBB, 700_000, [0x5000]))
+    assert demux.subscriber_estimate(now) == (700_000, False)  # REMB until transport-wide feedback comes
+    demux.downlink_estimator = estimator = DownlinkEstimator(start_bps=900_000)
+    for sequence in range(40):
+        estimator.sent.record(sequence, sequence * 5_000, 1000)
+    feedback = build_feedback(0xBBBB, 0x5000, 0, [64_000 + s * 5_000 for s in range(40)], 0)
+    demux.handle_rtcp(bytes(RtcpRrPacket(ssrc=0xBBBB)) + feedback)  # inside a compound packet, after an RR
+    assert demux.feedback_counts["transport-cc"] == 1
+    estimate, congested = demux.subscriber_estimate(time.monotonic())
+    assert estimate == estimator.estimate_bps and estimate >= 900_000 and not congested
+    assert estimator.acked_bps() is not None
+    demux.handle_rtcp(feedback[:-8])  # truncated: counted as bad, nothing else happens
+    assert demux.bad_transport_feedback == 1 and demux.feedback_counts["transport-cc"] == 1
+    # once the feedback stops, the REMB path answers again
+    assert demux.subscriber_estimate(time.monotonic() + 60) == (None, False)

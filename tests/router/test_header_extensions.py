@@ -284,3 +284,41 @@ def test_mapping_to_id_14_with_a_dropped_element_is_patched_in_place():
     assert len(out) == len(data)
     info = parse_rtp(out)
     assert find_extension(out, info, 14) == b"0" and find_extension(out, info, 3) is None
+
+
+def test_a_transport_wide_sequence_number_is_added_to_any_packet_and_read_back_by_aiortc():
+    from router.header_extensions import with_transport_sequence
+
+    ours = {**AIORTC, TWCC: 7}
+    cases = {
+        "no block": build(sequence=5, payload=b"\x01\x02\x03"),
+        "one-byte block": build(sequence=5, ids=AIORTC, mid="1", abs_send_time=0x123456, audio_level=(False, 3)),
+        "padded block": build(sequence=5, ids=AIORTC, mid="12", padding=4),
+        "with csrcs": build(sequence=5, ids=AIORTC, mid="1", csrc=[1, 2]),
+    }
+    for name, original in cases.items():
+        stamped = with_transport_sequence(original, 7, 0xBEEF)
+        before, after = RtpPacket.parse(original, ext_map(ours)), RtpPacket.parse(stamped, ext_map(ours))
+        assert after.extensions.transport_sequence_number == 0xBEEF, name
+        assert (after.extensions.mid, after.extensions.abs_send_time, after.extensions.audio_level) == (
+            before.extensions.mid, before.extensions.abs_send_time, before.extensions.audio_level), name
+        assert (after.payload, after.csrc, after.sequence_number, after.padding_size) == (
+            before.payload, before.csrc, before.sequence_number, before.padding_size), name
+        info = parse_rtp(stamped)
+        assert find_extension(stamped, info, 7) == b"\xbe\xef", name
+        assert len(stamped) == len(original) + (4 if original[0] & 0x10 else 8), name
+
+
+def test_a_transport_wide_sequence_number_in_a_two_byte_block_and_an_unknown_profile():
+    from router.header_extensions import with_transport_sequence
+
+    two_byte = bytearray(build(sequence=5, payload=b"\xaa"))
+    two_byte[0] |= 0x10
+    two_byte[12:12] = bytes.fromhex("1000 0001 0301 0900")  # appbits 0; element id 3, 1 byte; padding
+    stamped = with_transport_sequence(bytes(two_byte), 12, 0x0102)
+    info = parse_rtp(stamped)
+    assert find_extension(stamped, info, 3) == b"\x09" and find_extension(stamped, info, 12) == b"\x01\x02"
+    assert stamped[-1:] == b"\xaa"
+    unknown = bytearray(two_byte)
+    unknown[12:14] = b"\x12\x34"
+    assert with_transport_sequence(bytes(unknown), 12, 1) == bytes(unknown)

@@ -213,3 +213,36 @@ def test_the_16_bit_delta_limit_splits_messages_exactly_at_its_edge():
     assert bases(0x7FFF * 250 + 1) == [10, 11]
     assert bases(-0x7FFF * 250) == [10]
     assert bases(0x8000 * 250) == [10, 11]
+
+
+def test_feedback_is_found_inside_compound_packets_and_a_cut_one_is_still_handed_over():
+    from aiortc.rtp import RtcpRrPacket
+
+    from router.twcc import iter_transport_feedback
+
+    first = build_feedback(1, 2, 10, [64_000, None, 65_000], 0)
+    second = build_feedback(1, 2, 13, [66_000], 1)
+    rr = bytes(RtcpRrPacket(ssrc=1))
+    assert iter_transport_feedback(rr + first + rr + second) == [first, second]
+    assert iter_transport_feedback(rr) == [] and iter_transport_feedback(b"") == []
+    (cut,) = iter_transport_feedback(rr + first[:-4])
+    assert cut == first[:-4]
+    try:
+        parse_feedback_fci(cut)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a cut feedback packet must not parse")
+
+
+def test_a_feedback_claiming_too_many_packets_is_refused():
+    from router.twcc import MAX_PARSED_STATUSES
+
+    packet = bytearray(build_feedback(1, 2, 0, [64_000], 0))
+    packet[14:16] = (MAX_PARSED_STATUSES + 1).to_bytes(2, "big")
+    try:
+        parse_feedback_fci(bytes(packet))
+    except ValueError as error:
+        assert "too many" in str(error)
+    else:
+        raise AssertionError("an oversized status count must be refused")

@@ -24,6 +24,8 @@ from aiortc.sdp import SessionDescription
 
 from benchmarks.clip import Clip, load_clip, verify_frame
 from benchmarks.publisher import PreEncodedTrack
+from router.header_extensions import find_extension
+from router.rtp_header import parse_rtp
 
 TIMEOUT = 15.0
 
@@ -42,7 +44,7 @@ class Received:
 
 class SfuClient:
     def __init__(self, url: str, room: str, name: str, publish: bool = True, clip: Clip | None = None,
-                 slots: bool = False) -> None:
+                 slots: bool = False, transport_cc: bool = False) -> None:
         self.url = url
         self.room = room
         self.name = name
@@ -54,6 +56,10 @@ class SfuClient:
         # RFC 6464 level (0 loudest .. 127 silent) written into every audio packet; None: no extension
         self.audio_level: int | None = None
         self.rtp_log: dict[int, list[tuple[int, int]]] = defaultdict(list)  # SSRC -> (seq, ts) as received
+        # offer transport-wide feedback as browsers do (aiortc does not): the server then numbers every
+        # packet it sends us; (transport-wide sequence number, arrival in us) as received
+        self.transport_cc = transport_cc
+        self.transport_log: list[tuple[int, int]] = []
         # a slot's owners over time: (last RTP timestamp received before the change, owner); a decoded
         # frame belongs to the owner whose stretch of the slot's timeline its timestamp falls in
         self.slot_history: dict[str, list[tuple[int | None, dict[str, Any] | None]]] = defaultdict(list)
@@ -214,16 +220,36 @@ class SfuClient:
         return await self.reoffer()
 
     def _local(self) -> dict[str, str]:
-        return {"type": self.pc.localDescription.type, "sdp": self.pc.localDescription.sdp}
+        sdp = self.pc.localDescription.sdp
+        return {"type": self.pc.localDescription.type, "sdp": with_transport_cc(sdp) if self.transport_cc else sdp}
 
     async def _on_answer(self, data: dict[str, Any]) -> None:
         self.events["video:answer"].append(data)
         try:
             async with self.lock:
                 await self.pc.setRemoteDescription(RTCSessionDescription(**data["description"]))
+                if self.transport_cc:
+                    self._log_transport_sequence()
             self.answered.set()
         except Exception as exc:  # noqa: BLE001
             self.errors.append(f"answer: {exc!r}")
+
+    def _log_transport_sequence(self) -> None:
+        """Read transport-wide sequence numbers from the raw packets (aiortc's own parser drops the extension)."""
+        dtls = self.pc.getTransceivers()[0].receiver.transport
+        if getattr(dtls, "_test_transport_logged", False):
+            return
+        original = dtls._handle_rtp_data
+        ext_id = int(TRANSPORT_CC_EXTMAP.split(":", 2)[1].split(" ", 1)[0])
+
+        async def logged(data: bytes, arrival_time_ms: int) -> None:
+            value = find_extension(data, parse_rtp(data), ext_id)
+            if value is not None and len(value) == 2:
+                self.transport_log.append(((value[0] << 8) | value[1], time.monotonic_ns() // 1000))
+            await original(data, arrival_time_ms)
+
+        dtls._handle_rtp_data = logged
+        dtls._test_transport_logged = True
 
     def _write_audio_level(self, sender: Any) -> None:
         """aiortc sends no audio level for pre-encoded audio: write `self.audio_level` into each packet."""
@@ -362,6 +388,26 @@ class SfuClient:
             await self.pc.close()
         with contextlib.suppress(Exception):
             await self.sio.disconnect()
+
+
+TRANSPORT_CC_EXTMAP = "a=extmap:14 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+
+
+def with_transport_cc(sdp: str) -> str:
+    """What a browser's SDP has and aiortc's lacks: the transport-wide sequence number extension and
+    `transport-cc` feedback on every audio and video m-line."""
+    out: list[str] = []
+    kind = ""
+    for line in sdp.split("\r\n"):
+        if line.startswith("m="):
+            kind = line[2:].split(" ", 1)[0]
+        out.append(line)
+        if kind in ("audio", "video"):
+            if line.startswith("a=mid:"):
+                out.append(TRANSPORT_CC_EXTMAP)
+            elif line.startswith("a=rtpmap:"):
+                out.append(f"a=rtcp-fb:{line[9:].split(' ', 1)[0]} transport-cc")
+    return "\r\n".join(out)
 
 
 @contextlib.asynccontextmanager

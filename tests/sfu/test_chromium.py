@@ -7,12 +7,13 @@ changes), so this is the test that proves the forwarded packets are right for re
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Any
 
 from browser import chromium, serve_test_page
 from sfu_client import SfuClient, wait_until
-from support import ServerProcess
+from support import ServerProcess, metric, metrics_text
 
 
 async def inbound(page: Any) -> list[dict[str, Any]]:
@@ -56,6 +57,12 @@ async def test_two_browsers_and_an_aiortc_client(sfu_server: ServerProcess) -> N
                 audio = [s for s in await inbound(page) if s["kind"] == "audio" and s["participantId"] in expected[index]]
                 assert len(audio) == 2 and all(s["packetsReceived"] > 20 for s in audio), audio
                 assert await page.evaluate("window.errors") == []
+            # the browsers decode packets carrying our transport-wide sequence numbers and say when each
+            # arrived: their downlinks are estimated from that (router/downlink_estimator.py), not from REMB
+            remote_sdp = await pages[0].evaluate("window.__pc.remoteDescription.sdp")
+            assert "transport-wide-cc" in remote_sdp and re.search(r"a=rtcp-fb:\d+ transport-cc", remote_sdp), remote_sdp
+            await wait_until(lambda: metric(metrics_text(sfu_server), "sfu_rtcp_feedback_received_total",
+                                            type="transport-cc") >= 20, timeout=10)
 
             def aiortc_sees_both() -> bool:
                 return all((v := client.video_from(pid)) is not None and v.frames > 10 for pid in ids)
