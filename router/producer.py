@@ -178,19 +178,20 @@ class Producer:
             if nack is not None and nack._missing:
                 layer.send_nack(now_ms)
 
-    def rtcp_tick(self, now: float, reports: bool = True) -> bytes:
-        """Feedback to the publisher: receiver reports and REMB (when `reports`), PLIs when due."""
+    def rtcp_tick(self, now: float) -> bytes:
+        """Reports to the publisher, about once a second: receiver reports and REMB.
+
+        Keyframe requests leave from `keyframe_tick` on the connection's fast clock, not from here."""
         out = b""
-        if reports:
-            blocks = [b for b in (layer.receiver_report() for layer in self.layers) if b is not None]
-            if blocks:
-                out += bytes(RtcpRrPacket(ssrc=self.rtcp_ssrc, reports=blocks[:31]))
-            ssrcs = [layer.media_ssrc for layer in self.layers if layer.media_ssrc is not None]
-            if self.kind == "video" and ssrcs and self.consumers:
-                out += build_remb(self.rtcp_ssrc, self.remb_bps, ssrcs)
-            for layer in self.layers:
-                layer.measure(now)
-        return out + self.keyframe_tick(now)
+        blocks = [b for b in (layer.receiver_report() for layer in self.layers) if b is not None]
+        if blocks:
+            out += bytes(RtcpRrPacket(ssrc=self.rtcp_ssrc, reports=blocks[:31]))
+        ssrcs = [layer.media_ssrc for layer in self.layers if layer.media_ssrc is not None]
+        if self.kind == "video" and ssrcs and self.consumers:
+            out += build_remb(self.rtcp_ssrc, self.remb_bps, ssrcs)
+        for layer in self.layers:
+            layer.measure(now)
+        return out
 
     def keyframe_tick(self, now: float) -> bytes:
         """PLIs that are due: held-back requests, and re-asks while consumers wait (every few tens of ms,

@@ -36,7 +36,7 @@ log = logging.getLogger("sfu.connection")
 # (protect, protect_rtcp, sendto, remote address) of the nominated ICE pair
 _SendTarget = tuple[Callable[[bytes], bytes], Callable[[bytes], bytes], Callable[[bytes, Any], None], Any]
 
-RTCP_TICK = 0.25  # delayed keyframe requests go out within this
+RTCP_TICK = 0.25  # the report loop wakes this often (it also notices a newly nominated ICE pair)
 REPORT_EVERY = 4  # receiver/sender reports and REMB every REPORT_EVERY ticks (about 1 s)
 TRANSPORT_FEEDBACK_INTERVAL = 0.05  # transport-cc feedback to publishers (libwebrtc sends every 50-250 ms)
 
@@ -316,7 +316,7 @@ class Connection:
                 self.send_rtcp(packet)
 
     async def _run_rtcp(self) -> None:
-        """Feedback to publishers (RR, REMB, delayed PLI) and translated SRs to this subscriber."""
+        """About once a second: reports to publishers (RR, REMB) and translated SRs to this subscriber."""
         tick = 0
         last = time.monotonic()
         try:
@@ -326,9 +326,9 @@ class Connection:
                 now = time.monotonic()
                 full = tick % REPORT_EVERY == 0
                 self._follow_nominated_pair()
-                for producer in self.demux.producers:
-                    self.send_rtcp(producer.rtcp_tick(now, reports=full))
                 if full:
+                    for producer in self.demux.producers:
+                        self.send_rtcp(producer.rtcp_tick(now))
                     self._send_sender_reports(now)
                     elapsed = now - last
                     if elapsed > 0:

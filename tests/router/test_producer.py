@@ -63,7 +63,7 @@ def test_keyframe_requests_are_held_back_while_one_is_unanswered_and_none_is_los
     early = [f for f in parse_feedback(producer.keyframe_tick(now=1000.9)) if f.kind == "pli"]
     due = [f for f in parse_feedback(producer.keyframe_tick(now=1001.02)) if f.kind == "pli"]
     assert early == [] and len(due) == 1  # no keyframe came within a second: asked again
-    assert producer.rtcp_tick(now=1001.1, reports=False) == b""  # the report timer does not ask again
+    assert producer.keyframe_tick(now=1001.1) == b""  # just asked: not again so soon
 
 
 def test_after_the_keyframe_asked_for_the_next_request_may_go_half_a_second_later():
@@ -92,7 +92,7 @@ def test_a_consumer_still_waiting_re_requests_its_keyframe_until_it_comes():
     later = [parse_feedback(producer.keyframe_tick(now=base + t)) for t in (0.0, 1.1, 2.2)]
     assert first == 1 and all(any(f.kind == "pli" for f in out) for out in later)
     producer.layers[0].receive(build(sequence=1, ssrc=0x1111, payload=KEYFRAME))
-    assert not any(f.kind == "pli" for f in parse_feedback(producer.rtcp_tick(now=base + 4.0, reports=False)))
+    assert not any(f.kind == "pli" for f in parse_feedback(producer.keyframe_tick(now=base + 4.0)))
 
 
 def test_unmute_resumes_every_consumer_at_a_keyframe_with_no_sequence_gap():
@@ -259,7 +259,7 @@ def test_a_keyframe_request_made_before_the_publishers_transport_is_up_is_not_lo
     layer = producer.layers[0]
     assert layer.keyframes.pending
     link.up = True
-    late = [f for f in parse_feedback(producer.rtcp_tick(now=layer.last_arrival + 0.1, reports=False)) if f.kind == "pli"]
+    late = [f for f in parse_feedback(producer.keyframe_tick(now=layer.last_arrival + 0.1)) if f.kind == "pli"]
     assert [f.media_ssrc for f in late] == [0x1111]
 
 
@@ -489,7 +489,7 @@ def test_rtx_edge_cases_an_empty_original_audio_rtx_and_a_restart_after_a_repair
 def test_audio_layers_need_no_keyframe_requests_and_survive_a_stall():
     audio = video_producer(kind="audio", rtx_ssrc=None)
     consumer_of(audio, Wire(), kind="audio")  # waiting for its first packet
-    assert audio.rtcp_tick(now=10.0, reports=False) == b""
+    assert audio.keyframe_tick(now=10.0) == b""
     layer = audio.layers[0]
     layer.receive(build(payload_type=111, sequence=1, ssrc=0x1111, payload=b"opus"))
     layer.last_arrival -= 2.0

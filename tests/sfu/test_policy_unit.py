@@ -80,6 +80,17 @@ def test_server_mlines_reuse_client_extension_ids() -> None:
     assert exts["http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"] not in (1, 4)  # a free ID
 
 
+def test_transport_wide_sequence_numbers_on_subscriber_mlines_only_when_offered_and_enabled() -> None:
+    twcc = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+    client = {"urn:ietf:params:rtp-hdrext:sdes:mid": 4, twcc: 3}
+    for kind in ("audio", "video"):
+        assert {e.uri: e.id for e in policy.extension_ids(client, kind, transport_cc=True)}[twcc] == 3  # the client's ID
+        assert twcc not in {e.uri for e in policy.extension_ids(client, kind)}
+        assert twcc not in {e.uri for e in policy.extension_ids({"urn:ietf:params:rtp-hdrext:sdes:mid": 4}, kind, True)}
+    assert load_settings([]).downlink_transport_cc is True
+    assert load_settings(["--no-downlink-transport-cc"]).downlink_transport_cc is False
+
+
 def test_forwarded_map_drops_mid_and_remaps() -> None:
     mid, abs_time = "urn:ietf:params:rtp-hdrext:sdes:mid", "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
     assert forward_id_map({mid: 1, abs_time: 3}, {mid: 4, abs_time: 2}) == {3: 2}
