@@ -534,14 +534,19 @@ export class CallClient {
    */
   private addCameraTransceiver(pc: RTCPeerConnection, track: MediaStreamTrack | null, streams: MediaStream[]): RTCRtpTransceiver {
     const settings = track?.getSettings() ?? {};
-    const encodings = cameraEncodings(settings.width, settings.height);
     let t: RTCRtpTransceiver | null = null;
-    if (encodings) {
+    // one temporal layer per layer where the browser takes it (a refused mode is tried again without it)
+    for (const oneTemporalLayer of [true, false]) {
+      const encodings = cameraEncodings(settings.width, settings.height, oneTemporalLayer);
+      if (!encodings || t) break;
       try {
         t = pc.addTransceiver(track ?? "video", { direction: "sendonly", streams, sendEncodings: encodings });
-        this.trace(`camera simulcast ${settings.width ?? "?"}x${settings.height ?? "?"}: ${encodings.map((e) => e.rid).join(",")}`);
+        this.trace(
+          `camera simulcast ${settings.width ?? "?"}x${settings.height ?? "?"}: ${encodings.map((e) => e.rid).join(",")}` +
+            (oneTemporalLayer ? " L1T1" : ""),
+        );
       } catch (err) {
-        this.trace(`simulcast refused (${String(err)}): one layer`);
+        this.trace(`simulcast refused (${String(err)})${oneTemporalLayer ? ": trying without L1T1" : ": one layer"}`);
       }
     }
     t ??= pc.addTransceiver(track ?? "video", { direction: "sendonly", streams });

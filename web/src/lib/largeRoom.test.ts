@@ -237,6 +237,13 @@ describe("simulcast", () => {
     expect(cameraEncodings(640, 480)!.map((e) => e.rid)).toEqual(["q", "h"]);
     expect(cameraEncodings(320, 240)).toBeNull();
     expect(cameraEncodings(undefined, undefined)).toHaveLength(3);
+    expect(cameraEncodings(1280, 720)!.every((e) => e.scalabilityMode === undefined)).toBe(true);
+    expect(cameraEncodings(1280, 720, true)!.map((e) => e.scalabilityMode)).toEqual(["L1T1", "L1T1", "L1T1"]);
+    expect(cameraEncodings(640, 480, true)!.map((e) => [e.rid, e.scalabilityMode])).toEqual([
+      ["q", "L1T1"],
+      ["h", "L1T1"],
+    ]);
+    expect(cameraEncodings(320, 240, true)).toBeNull();
   });
 
   it("switches encodings on and off as the server asks, never the lowest", () => {

@@ -13,18 +13,30 @@ export const SMALL_LAYERS: RTCRtpEncodingParameters[] = [
   { rid: "h", scaleResolutionDownBy: 1, maxBitrate: 500_000 },
 ];
 
+/** `scalabilityMode` is in the WebRTC spec but not yet in TypeScript's DOM types for encodings. */
+export type Encoding = RTCRtpEncodingParameters & { scalabilityMode?: string };
+
 /**
  * The encodings for a camera of this size: three layers from 960x540 up, two from 480x270 (the quarter
  * layer would be a postage stamp), none (one plain encoding) below. Unknown size: three.
+ * `oneTemporalLayer`: ask for L1T1 on every layer. Chromium's default for simulcast VP8 is three temporal
+ * layers (L1T3). The server forwards every frame and never thins a stream by temporal layer, and with three
+ * a viewer that misses a packet drops that frame (and those that refer to it) instead of waiting for the
+ * retransmission: at 3% loss per hop, about 90 dropped frames a minute and more freezes than a direct call,
+ * which sends L1T1 (docs/benchmarks.md, "Temporal layers under loss"). Browsers list no scalability modes
+ * in getCapabilities (Chromium 156), so the caller asks and, if refused, asks again without.
  */
-export function cameraEncodings(width: number | undefined, height: number | undefined): RTCRtpEncodingParameters[] | null {
-  if (!width || !height) return FULL_LAYERS.map((e) => ({ ...e }));
-  const long = Math.max(width, height);
-  const short = Math.min(width, height);
-  if (long >= 960 && short >= 540) return FULL_LAYERS.map((e) => ({ ...e }));
-  if (long >= 480 && short >= 270) return SMALL_LAYERS.map((e) => ({ ...e }));
-  return null;
+export function cameraEncodings(width: number | undefined, height: number | undefined, oneTemporalLayer = false): Encoding[] | null {
+  let layers: RTCRtpEncodingParameters[] | null = FULL_LAYERS;
+  if (width && height) {
+    const long = Math.max(width, height);
+    const short = Math.min(width, height);
+    layers = long >= 960 && short >= 540 ? FULL_LAYERS : long >= 480 && short >= 270 ? SMALL_LAYERS : null;
+  }
+  if (!layers) return null;
+  return layers.map((e) => (oneTemporalLayer ? { ...e, scalabilityMode: "L1T1" } : { ...e }));
 }
+
 
 /**
  * Set `active` on each encoding from the server's list of needed rids. The lowest layer stays on whatever
