@@ -95,8 +95,8 @@ def default_codecs(kind: str, name: str) -> list[RTCRtpCodecParameters]:
 def extension_ids(client_ids: dict[str, int], kind: str, transport_cc: bool = False) -> list[RTCRtpHeaderExtensionParameters]:
     """aiortc's extensions for `kind` with the client's IDs; a new ID only where the client had none.
 
-    `transport_cc`: also transport-wide sequence numbers, when the client offered them (with its ID,
-    which is then the same on every m-line of the bundle).
+    `transport_cc`: also transport-wide sequence numbers, when the client offered them with a one-byte
+    ID (its ID, which is then the same on every m-line of the bundle).
     """
     used = set(client_ids.values())
     result: list[RTCRtpHeaderExtensionParameters] = []
@@ -108,7 +108,9 @@ def extension_ids(client_ids: dict[str, int], kind: str, transport_cc: bool = Fa
                 continue  # the client used every one-byte ID: this extension goes without
             used.add(ext_id)
         result.append(RTCRtpHeaderExtensionParameters(id=ext_id, uri=ext.uri))
-    if transport_cc and TRANSPORT_CC_URI in client_ids:
+    # only a one-byte ID: the server adds the element to blocks of either form (a two-byte-only ID, which
+    # `extmap-allow-mixed` permits, would not fit a browser's one-byte blocks)
+    if transport_cc and 1 <= client_ids.get(TRANSPORT_CC_URI, 0) <= 14:
         result.append(RTCRtpHeaderExtensionParameters(id=client_ids[TRANSPORT_CC_URI], uri=TRANSPORT_CC_URI))
     return result
 

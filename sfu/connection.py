@@ -262,7 +262,7 @@ class Connection:
 
     def enable_downlink_transport_cc(self, extension_id: int) -> None:
         """The subscriber negotiated transport-wide feedback: number what we send it and estimate its downlink."""
-        if self._transport_sequence_id is None:
+        if self._transport_sequence_id is None and 1 <= extension_id <= 14:
             self._transport_sequence_id = extension_id
             self.demux.downlink_estimator = DownlinkEstimator()
 

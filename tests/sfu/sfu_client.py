@@ -44,7 +44,7 @@ class Received:
 
 class SfuClient:
     def __init__(self, url: str, room: str, name: str, publish: bool = True, clip: Clip | None = None,
-                 slots: bool = False, transport_cc: bool = False) -> None:
+                 slots: bool = False, transport_cc: bool = False, transport_cc_id: int = 14) -> None:
         self.url = url
         self.room = room
         self.name = name
@@ -59,6 +59,7 @@ class SfuClient:
         # offer transport-wide feedback as browsers do (aiortc does not): the server then numbers every
         # packet it sends us; (transport-wide sequence number, arrival in us) as received
         self.transport_cc = transport_cc
+        self.transport_cc_id = transport_cc_id  # above 14 the SDP also says a=extmap-allow-mixed (two-byte IDs)
         self.transport_log: list[tuple[int, int]] = []
         # a slot's owners over time: (last RTP timestamp received before the change, owner); a decoded
         # frame belongs to the owner whose stretch of the slot's timeline its timestamp falls in
@@ -221,7 +222,9 @@ class SfuClient:
 
     def _local(self) -> dict[str, str]:
         sdp = self.pc.localDescription.sdp
-        return {"type": self.pc.localDescription.type, "sdp": with_transport_cc(sdp) if self.transport_cc else sdp}
+        if self.transport_cc:
+            sdp = with_transport_cc(sdp, self.transport_cc_id)
+        return {"type": self.pc.localDescription.type, "sdp": sdp}
 
     async def _on_answer(self, data: dict[str, Any]) -> None:
         self.events["video:answer"].append(data)
@@ -240,7 +243,7 @@ class SfuClient:
         if getattr(dtls, "_test_transport_logged", False):
             return
         original = dtls._handle_rtp_data
-        ext_id = int(TRANSPORT_CC_EXTMAP.split(":", 2)[1].split(" ", 1)[0])
+        ext_id = self.transport_cc_id
 
         async def logged(data: bytes, arrival_time_ms: int) -> None:
             value = find_extension(data, parse_rtp(data), ext_id)
@@ -390,21 +393,23 @@ class SfuClient:
             await self.sio.disconnect()
 
 
-TRANSPORT_CC_EXTMAP = "a=extmap:14 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 
-def with_transport_cc(sdp: str) -> str:
+def with_transport_cc(sdp: str, ext_id: int = 14) -> str:
     """What a browser's SDP has and aiortc's lacks: the transport-wide sequence number extension and
-    `transport-cc` feedback on every audio and video m-line."""
+    `transport-cc` feedback on every audio and video m-line (an ID above 14 also allows two-byte IDs)."""
     out: list[str] = []
     kind = ""
     for line in sdp.split("\r\n"):
         if line.startswith("m="):
+            if not kind and ext_id > 14:
+                out.append("a=extmap-allow-mixed")
             kind = line[2:].split(" ", 1)[0]
         out.append(line)
         if kind in ("audio", "video"):
             if line.startswith("a=mid:"):
-                out.append(TRANSPORT_CC_EXTMAP)
+                out.append(f"a=extmap:{ext_id} {TRANSPORT_CC_URI}")
             elif line.startswith("a=rtpmap:"):
                 out.append(f"a=rtcp-fb:{line[9:].split(' ', 1)[0]} transport-cc")
     return "\r\n".join(out)

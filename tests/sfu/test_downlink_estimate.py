@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from sfu_client import SfuClient, wait_until
+from sfu_client import SfuClient, joined, wait_until
 from support import ServerProcess
 from test_simulcast import simulcast_room, tile
 
@@ -74,3 +74,20 @@ async def test_transport_wide_feedback_numbers_everything_sent_and_drives_the_la
             assert not client.errors
         finally:
             await client.close()
+
+
+async def test_a_two_byte_transport_wide_id_is_not_negotiated_and_breaks_nothing(sfu_server: ServerProcess) -> None:
+    """`a=extmap-allow-mixed` lets a client name the extension with ID 200; the server cannot add that to
+    the one-byte blocks it forwards, so it leaves the extension out, and everyone's video still flows."""
+    async with joined(sfu_server.url, "alice", "bob") as (alice, bob):
+        odd = SfuClient(sfu_server.url, alice.room, "odd", publish=False, transport_cc=True, transport_cc_id=200)
+        try:
+            await odd.connect()
+            await odd.join()
+            await wait_until(lambda: all((v := c.video_from(alice.pid)) is not None and v.frames > 10 for c in (bob, odd)),
+                             timeout=20)
+            from_server = [e["description"]["sdp"] for e in odd.events["video:answer"] + odd.events["video:offer"]]
+            assert from_server and not any("transport-wide-cc" in sdp for sdp in from_server)
+            assert odd.transport_log == [] and not odd.errors and not bob.errors
+        finally:
+            await odd.close()

@@ -87,6 +87,8 @@ def test_transport_wide_sequence_numbers_on_subscriber_mlines_only_when_offered_
         assert {e.uri: e.id for e in policy.extension_ids(client, kind, transport_cc=True)}[twcc] == 3  # the client's ID
         assert twcc not in {e.uri for e in policy.extension_ids(client, kind)}
         assert twcc not in {e.uri for e in policy.extension_ids({"urn:ietf:params:rtp-hdrext:sdes:mid": 4}, kind, True)}
+    for two_byte_only in (15, 200):  # extmap-allow-mixed permits these; they would not fit a one-byte block
+        assert twcc not in {e.uri for e in policy.extension_ids({twcc: two_byte_only}, "video", True)}
     assert load_settings([]).downlink_transport_cc is True
     assert load_settings(["--no-downlink-transport-cc"]).downlink_transport_cc is False
 

@@ -3,8 +3,7 @@
 The measurement is `python -m benchmarks.impaired` (it runs in its own network namespace with an
 NFQUEUE impairer, so nothing else on the machine is impaired); one run serves both tests. The first
 checks that the impairment really happened (a passing comparison must never come from a network that
-dropped nothing); the second compares what users see, and is expected to fail until the router's loss
-recovery lands.
+dropped nothing); the second compares what users see.
 """
 
 from __future__ import annotations
@@ -66,12 +65,17 @@ def test_the_impairment_really_happened(loss_run: dict[str, dict[str, Any]]) -> 
 @pytest.mark.timeout(300)
 def test_sfu_call_holds_up_like_a_direct_call(loss_run: dict[str, dict[str, Any]]) -> None:
     sfu, direct = loss_run["sfu"], loss_run["direct"]
-    figures = {k: {d: {f: v.get(f) for f in ("no_video", "freezes", "target_kbps", "fps")}
+    figures = {k: {d: {f: v.get(f) for f in ("no_video", "freezes", "target_kbps", "fps", "frames_dropped", "height")}
                    for d, v in r["directions"].items()} | {"video_start_s": r["video_start_s"]}
                for k, r in loss_run.items()}
     # Every tile shows video (a keyframe request lost under loss must not leave a black tile).
     assert not any(d["no_video"] for d in sfu["directions"].values()), figures
     # At most one freeze more per direction than the worse direction of the direct call, over the window.
     assert max(_both(sfu, "freezes")) <= max(_both(direct, "freezes")) + 1, figures
+    # Every frame is decoded, as in the direct call: with three temporal layers per simulcast layer (Chromium's
+    # default) SFU viewers dropped about 1 frame in 11 at this loss (0.90 of the direct call's rate); the web
+    # client asks for one (L1T1), and the server's downlink estimate keeps the viewers on the same layer.
+    assert min(_both(sfu, "fps")) >= 0.93 * min(_both(direct, "fps")), figures
+    assert max(_both(sfu, "frames_dropped")) <= max(_both(direct, "frames_dropped")) + 10, figures
     # The publishers' congestion control does not collapse: at least half the direct call's target bitrate.
     assert sum(_both(sfu, "target_kbps")) >= 0.5 * sum(_both(direct, "target_kbps")), figures
