@@ -25,7 +25,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtension
 from aiortc.rtp import RtcpSdesPacket, RtcpSourceInfo
 
 from router.demux import PacketDemux
-from router.downlink_estimator import DownlinkEstimator
+from router.downlink_estimator import DownlinkEstimator, SentPackets
 from router.header_extensions import with_transport_sequence
 from router.link import RetransmitBudget
 from router.rtp_header import is_rtcp
@@ -162,6 +162,7 @@ class Connection:
         self._feedback_at = 0.0
         self._transport_sequence_id: int | None = None  # the subscriber's ID for transport-wide sequence numbers
         self._transport_sequence = 0
+        self._sent_packets: SentPackets | None = None  # send time and size by that number, for the estimator
         self.created_at = time.monotonic()
         self.pc.on("connectionstatechange", self._connection_state_changed)
 
@@ -264,7 +265,8 @@ class Connection:
         """The subscriber negotiated transport-wide feedback: number what we send it and estimate its downlink."""
         if self._transport_sequence_id is None and 1 <= extension_id <= 14:
             self._transport_sequence_id = extension_id
-            self.demux.downlink_estimator = DownlinkEstimator()
+            estimator = self.demux.downlink_estimator = DownlinkEstimator()
+            self._sent_packets = estimator.sent
 
     def send_rtp(self, data: bytes) -> None:
         """SRTP-protect and send one packet now; dropped while the transport is not up."""
@@ -280,11 +282,10 @@ class Connection:
         except Exception:  # noqa: BLE001 - a closing socket or SRTP error loses one packet, not the call
             self._target = None
             return
-        if extension_id is not None:
+        sent = self._sent_packets
+        if sent is not None:
             self._transport_sequence = (sequence + 1) & 0xFFFF
-            estimator = self.demux.downlink_estimator
-            assert estimator is not None
-            estimator.sent.record(sequence, time.monotonic_ns() // 1000, len(data))
+            sent.record(sequence, time.monotonic_ns() // 1000, len(data))
         self.bytes_sent += len(data)
 
     def send_rtcp(self, data: bytes) -> bool:

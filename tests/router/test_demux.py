@@ -144,13 +144,18 @@ def test_fir_asks_the_publisher_for_a_keyframe_like_pli():
     assert plis(link) == [0x1111] and demux.feedback_counts["fir"] == 1
 
 
-def test_a_remb_climbing_from_below_what_its_streams_get_is_a_receiver_learning_not_congestion():
-    producer = video_producer()
+def subscriber_demux(sent_bps: float) -> PacketDemux:
+    """A subscriber's demux with one video consumer (SSRC 0x5000) being sent `sent_bps`."""
     wire = Wire()
-    consumer = consumer_of(producer, wire, ssrc=0x5000)
+    consumer = consumer_of(video_producer(), wire, ssrc=0x5000)
     demux = PacketDemux(wire)
     demux.add_consumer(consumer)
-    consumer.rate_bps = 1_500_000
+    consumer.rate_bps = sent_bps
+    return demux
+
+
+def test_a_remb_climbing_from_below_what_its_streams_get_is_a_receiver_learning_not_congestion():
+    demux = subscriber_demux(sent_bps=1_500_000)
     now = __import__("time").monotonic()
     for bps in (300_000, 324_000, 350_000):  # Chrome's first REMBs in a call: low, then rising
         demux.handle_rtcp(build_remb(0xBBBB, bps, [0x5000]))
@@ -168,12 +173,7 @@ def test_a_remb_climbing_from_below_what_its_streams_get_is_a_receiver_learning_
 
 
 def test_a_remb_below_what_its_streams_get_is_congestion():
-    producer = video_producer()
-    wire = Wire()
-    consumer = consumer_of(producer, wire, ssrc=0x5000)
-    demux = PacketDemux(wire)
-    demux.add_consumer(consumer)
-    consumer.rate_bps = 1_000_000
+    demux = subscriber_demux(sent_bps=1_000_000)
     now = __import__("time").monotonic()
     demux.handle_rtcp(build_remb(0xBBBB, 1_400_000, [0x5000]))
     assert demux.subscriber_estimate(now) == (1_400_000, False)
@@ -438,12 +438,7 @@ def test_a_subscribers_transport_wide_feedback_drives_its_estimate_instead_of_re
     from router.downlink_estimator import DownlinkEstimator
     from router.twcc import build_feedback
 
-    producer = video_producer()
-    wire = Wire()
-    consumer = consumer_of(producer, wire, ssrc=0x5000)
-    demux = PacketDemux(wire)
-    demux.add_consumer(consumer)
-    consumer.rate_bps = 1_000_000
+    demux = subscriber_demux(sent_bps=1_000_000)
     now = time.monotonic()
     demux.handle_rtcp(build_remb(0xBBBB, 700_000, [0x5000]))
     assert demux.subscriber_estimate(now) == (700_000, False)  # REMB until transport-wide feedback comes
