@@ -27,10 +27,12 @@ def coturn() -> Iterator[int]:
     binary = shutil.which("turnserver")
     assert binary, "coturn is not installed (apt-get install coturn; scripts/setup.sh does it)"
     port = free_port()
-    relay_low = 49152 + (port % 1000) * 10
+    # Chromium allocates a relay per network and candidate it gathers (10 seen here for one relay-only
+    # page); ten relay ports were sometimes all taken, and then the relay-only page never connected
+    relay_low = 40000 + (port % 100) * 200
     process = subprocess.Popen(
         [binary, "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1", "--listening-port", str(port),
-         "--min-port", str(relay_low), "--max-port", str(relay_low + 9), "--use-auth-secret",
+         "--min-port", str(relay_low), "--max-port", str(relay_low + 199), "--use-auth-secret",
          "--static-auth-secret", SECRET, "--realm", "sfu.test", "--allow-loopback-peers", "--no-cli", "--no-tls",
          "--no-dtls", "--fingerprint", "--log-file", "stdout", "--simple-log"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
