@@ -27,6 +27,9 @@ ESTIMATE_MAX_AGE = 5.0  # seconds a subscriber's REMB stays its budget
 CONGESTION_RATIO = 0.9  # a REMB below this share of what its streams are sent means congestion...
 CONFIRM_REMBS = 2  # ... once this many REMBs in a row have not risen
 LOSS_MAX_AGE = 5.0  # seconds a subscriber's receiver report counts
+# transport-cc feedback messages read per second from one subscriber (browsers send 10-20); more are
+# counted and dropped, so a subscriber cannot spend the server's CPU on feedback
+TRANSPORT_FEEDBACK_PER_SECOND = 50.0
 
 
 class PacketDemux:
@@ -57,7 +60,10 @@ class PacketDemux:
         # we send (the connection stamps the sequence numbers and records what it sent here)
         self.downlink_estimator: DownlinkEstimator | None = None
         self._transport_feedback_at = 0.0
+        self._feedback_tokens = TRANSPORT_FEEDBACK_PER_SECOND
+        self._feedback_tokens_at = 0.0
         self.bad_transport_feedback = 0
+        self.refused_transport_feedback = 0
 
     # --- registration ----------------------------------------------------------------------------
 
@@ -139,6 +145,14 @@ class PacketDemux:
         return total, congested
 
     def _on_transport_feedback(self, estimator: DownlinkEstimator, packet: bytes, now: float) -> None:
+        tokens = min(TRANSPORT_FEEDBACK_PER_SECOND,
+                     self._feedback_tokens + (now - self._feedback_tokens_at) * TRANSPORT_FEEDBACK_PER_SECOND)
+        self._feedback_tokens_at = now
+        if tokens < 1.0:
+            self._feedback_tokens = tokens
+            self.refused_transport_feedback += 1
+            return
+        self._feedback_tokens = tokens - 1.0
         try:
             feedback = parse_feedback_fci(packet)
         except ValueError:

@@ -22,7 +22,7 @@ _NOT_RECEIVED, _SMALL, _LARGE = 0, 1, 2
 _TICK_US = 250  # receive deltas count 250 us ticks
 _REFERENCE_US = 64_000  # the reference time counts 64 ms
 MAX_STATUSES = 1000  # packets described per feedback message (keeps it well under the MTU)
-MAX_PARSED_STATUSES = 16384  # a received message describing more is refused (a hostile count costs CPU)
+MAX_PARSED_STATUSES = 2048  # a received message describing more is refused (a hostile count costs CPU)
 MAX_FEEDBACK_PER_COMPOUND = 16
 _HEAD = struct.Struct("!IIHHI")  # sender SSRC, media SSRC, base seq, count, reftime(24) + fb count(8)
 
@@ -103,7 +103,7 @@ class TransportFeedback:
     arrivals: list[int | None]  # microseconds since the reference time's epoch, None = lost
 
 
-def parse_feedback_fci(data: bytes) -> TransportFeedback:
+def parse_feedback_fci(data: bytes, max_statuses: int = MAX_PARSED_STATUSES) -> TransportFeedback:
     """Parse one transport-cc feedback packet (whole RTCP packet); ValueError when malformed."""
     if len(data) < 20 or data[1] != RTCP_RTPFB or data[0] & 0x1F != TRANSPORT_CC_FMT:
         raise ValueError("not a transport-cc feedback packet")
@@ -113,7 +113,7 @@ def parse_feedback_fci(data: bytes) -> TransportFeedback:
     if data[0] & 0x20:
         end -= data[end - 1]
     sender, media, base, count, ref = _HEAD.unpack_from(data, 4)
-    if count > MAX_PARSED_STATUSES:
+    if count > max_statuses:
         raise ValueError("feedback describes too many packets")
     pos = 4 + _HEAD.size
     symbols: list[int] = []

@@ -455,3 +455,16 @@ def test_a_subscribers_transport_wide_feedback_drives_its_estimate_instead_of_re
     assert demux.bad_transport_feedback == 1 and demux.feedback_counts["transport-cc"] == 1
     # once the feedback stops, the REMB path answers again
     assert demux.subscriber_estimate(time.monotonic() + 60) == (None, False)
+
+
+def test_transport_feedback_beyond_fifty_a_second_is_counted_and_dropped():
+    from router.downlink_estimator import DownlinkEstimator
+    from router.twcc import build_feedback
+
+    demux = subscriber_demux(sent_bps=1_000_000)
+    demux.downlink_estimator = DownlinkEstimator()
+    feedback = build_feedback(0xBBBB, 0x5000, 0, [64_000], 0)
+    for _ in range(200):  # a flood within a few milliseconds
+        demux.handle_rtcp(feedback)
+    assert 50 <= demux.feedback_counts["transport-cc"] <= 52
+    assert demux.refused_transport_feedback == 200 - demux.feedback_counts["transport-cc"]
